@@ -46,14 +46,23 @@ def flax_attention_fn(kind: str = "laser", **options) -> Callable[..., jax.Array
         del precision, module  # XLA's default precision; no weights are sown
         if dtype is not None:
             query, key, value = (x.astype(dtype) for x in (query, key, value))
+        if mask is not None:
+            mask = mask.astype(bool)  # Flax builds masks as float32 0/1
         if deterministic:
             dropout_rate = 0.0
         kwargs = dict(options)
         kwargs["is_causal"] = kwargs.get("is_causal", False) or is_causal
         return dot_product_attention(
-            query, key, value, bias, mask, kind=kind,
-            dropout_rate=dropout_rate, dropout_rng=dropout_rng,
-            broadcast_dropout=broadcast_dropout, **kwargs,
+            query,
+            key,
+            value,
+            bias,
+            mask,
+            kind=kind,
+            dropout_rate=dropout_rate,
+            dropout_rng=dropout_rng,
+            broadcast_dropout=broadcast_dropout,
+            **kwargs,
         )
 
     attention_fn.__name__ = f"{kind}_attention_fn"

@@ -6,7 +6,8 @@ Three kinds share one signature, modelled on `jax.nn.dot_product_attention` (lay
 
 - "softmax":     standard attention, `jax.nn.dot_product_attention` itself.
 - "laser":       the paper's Log-Weighted-Sum-Exp trick (Algorithm 1): m = column max of V over
-                 the keys some query can see (gradient stopped), O = log(attn(Q, K, exp(V - m))) + m.
+                 the keys some query can see (gradient stopped),
+                 O = log(attn(Q, K, exp(V - m))) + m.
                  The attention call is the unchanged standard kernel, so `implementation="cudnn"`
                  works. Where the trick cannot vouch for its result (the weighted sum fell so
                  low that underflow may have removed what mattered, e.g. a causal query whose
@@ -91,24 +92,42 @@ def dot_product_attention(
     _check_kind(kind)
     unbatched = getattr(query, "ndim", None) == 3
     if unbatched:
-        query, key, value = (x[None] if getattr(x, "ndim", 0) == 3 else x for x in (query, key, value))
+        query, key, value = (
+            x[None] if getattr(x, "ndim", 0) == 3 else x for x in (query, key, value)
+        )
     query, key, value = (jnp.asarray(x) for x in (query, key, value))
     bias, mask = _check_inputs(query, key, value, bias, mask)
     B, T, N, H = query.shape
-    S, K = key.shape[1], key.shape[2]
+    S = key.shape[1]
     window = _check_options(
-        kind, implementation, temperature, per_dim_scale, block_size, local_window_size, H,
-        query_seq_lengths, key_value_seq_lengths, B, dropout_rate,
+        kind,
+        implementation,
+        temperature,
+        per_dim_scale,
+        block_size,
+        local_window_size,
+        H,
+        query_seq_lengths,
+        key_value_seq_lengths,
+        B,
+        dropout_rate,
     )
     query, key = _prepare_query_key(query, key, scale, temperature, per_dim_scale, qk_norm)
     vis = Visibility(
-        q_len=T, kv_len=S, mask=mask, is_causal=is_causal,
+        q_len=T,
+        kv_len=S,
+        mask=mask,
+        is_causal=is_causal,
         q_lens=None if query_seq_lengths is None else jnp.asarray(query_seq_lengths, jnp.int32),
-        kv_lens=None if key_value_seq_lengths is None else jnp.asarray(key_value_seq_lengths, jnp.int32),
+        kv_lens=None
+        if key_value_seq_lengths is None
+        else jnp.asarray(key_value_seq_lengths, jnp.int32),
         window=window,
     )
     if dropout_rate > 0.0:
-        out = _explicit_attention(query, key, value, bias, vis, kind, dropout_rate, dropout_rng, broadcast_dropout)
+        out = _explicit_attention(
+            query, key, value, bias, vis, kind, dropout_rate, dropout_rng, broadcast_dropout
+        )
     elif kind == "laser_exact":
         out = _laser_exact(query, key, value, bias, vis, block_size)
     else:
@@ -147,7 +166,8 @@ def diff_attention(
     lam = jnp.asarray(lam, first.dtype)
     if lam.ndim not in (0, 1) or (lam.ndim == 1 and lam.shape[0] != first.shape[-2]):
         raise ValueError(
-            f"lam: got shape {lam.shape}; accepted: a scalar or one value per head ({first.shape[-2]},)"
+            f"lam: got shape {lam.shape}; accepted: a scalar or one value per head "
+            f"({first.shape[-2]},)"
         )
     if lam.ndim == 1:
         lam = lam[:, None]
@@ -155,7 +175,7 @@ def diff_attention(
 
 
 def lambda_init(depth: int) -> float:
-    """Ye et al.'s layer-dependent initial lambda: 0.8 - 0.6 * exp(-0.3 * (depth - 1)), depth >= 1."""
+    """Ye et al.'s initial lambda for layer `depth` >= 1: 0.8 - 0.6 * exp(-0.3 * (depth - 1))."""
     return 0.8 - 0.6 * math.exp(-0.3 * (depth - 1))
 
 
@@ -171,9 +191,17 @@ def _kernel_attention(query, key, value, bias, vis, kind, implementation):
 
     def kernel(v):
         return jax.nn.dot_product_attention(
-            query, key, v, bias, vis.mask, scale=1.0, is_causal=vis.is_causal,
-            query_seq_lengths=vis.q_lens, key_value_seq_lengths=vis.kv_lens,
-            local_window_size=vis.window, implementation=implementation,
+            query,
+            key,
+            v,
+            bias,
+            vis.mask,
+            scale=1.0,
+            is_causal=vis.is_causal,
+            query_seq_lengths=vis.q_lens,
+            key_value_seq_lengths=vis.kv_lens,
+            local_window_size=vis.window,
+            implementation=implementation,
         )
 
     if kind == "softmax":
@@ -321,12 +349,22 @@ def _check_inputs(query, key, value, bias, mask):
 
 
 def _check_options(
-    kind, implementation, temperature, per_dim_scale, block_size, window, head_dim,
-    q_lens, kv_lens, batch, dropout_rate,
+    kind,
+    implementation,
+    temperature,
+    per_dim_scale,
+    block_size,
+    window,
+    head_dim,
+    q_lens,
+    kv_lens,
+    batch,
+    dropout_rate,
 ):
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(
-            f"implementation: got {implementation!r}; accepted: {', '.join(map(repr, IMPLEMENTATIONS))}"
+            f"implementation: got {implementation!r}; accepted: "
+            + ", ".join(map(repr, IMPLEMENTATIONS))
         )
     if kind == "laser_exact" and implementation == "cudnn":
         raise ValueError(
@@ -345,7 +383,8 @@ def _check_options(
         raise ValueError(f"dropout_rate: got {dropout_rate!r}; accepted: 0 <= rate < 1")
     for name, lens in (("query_seq_lengths", q_lens), ("key_value_seq_lengths", kv_lens)):
         if lens is not None and (
-            tuple(np.shape(lens)) != (batch,) or not jnp.issubdtype(jnp.asarray(lens).dtype, jnp.integer)
+            tuple(np.shape(lens)) != (batch,)
+            or not jnp.issubdtype(jnp.asarray(lens).dtype, jnp.integer)
         ):
             raise ValueError(
                 f"{name}: got shape {tuple(np.shape(lens))}; accepted: integers of shape ({batch},)"
@@ -355,7 +394,9 @@ def _check_options(
     if isinstance(window, int):
         window = (window, window)
     if not (
-        isinstance(window, tuple) and len(window) == 2 and all(isinstance(w, int) and w >= 0 for w in window)
+        isinstance(window, tuple)
+        and len(window) == 2
+        and all(isinstance(w, int) and w >= 0 for w in window)
     ):
         raise ValueError(
             f"local_window_size: got {window!r}; accepted: an int or (left, right) ints >= 0"

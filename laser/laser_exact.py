@@ -104,9 +104,7 @@ def _forward_fast(q, ks, vs, bias, vis, bk):
         _, _, r, p, m, e = _tile(q, kb, vb, bias, vis, i * bk, bk)
         # Row normaliser: the usual online softmax denominator.
         new_row_max = jnp.maximum(row_max, r)
-        z = z * jnp.exp(row_max - new_row_max) + p.sum(-1, keepdims=True) * jnp.exp(
-            r - new_row_max
-        )
+        z = z * jnp.exp(row_max - new_row_max) + p.sum(-1, keepdims=True) * jnp.exp(r - new_row_max)
         # LASER numerator: this block's sum sits at shift r + m; keep a running shift per (i, j).
         s_b = jnp.einsum("bnts,bnsh->bnth", p, e)
         block_shift = r + m
@@ -254,9 +252,7 @@ def _bwd(block_size, res, g):
 
     def step(dq, xs):
         kb, vb, i = xs
-        logits, visible, dl, dv = jax.lax.cond(
-            certified, fast_block, direct_block, i, kb, vb
-        )
+        logits, visible, dl, dv = jax.lax.cond(certified, fast_block, direct_block, i, kb, vb)
         p = jnp.exp(jnp.minimum(logits - z, 0.0))
         if visible is not None:
             p = jnp.where(visible, p, 0.0)

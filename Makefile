@@ -1,0 +1,46 @@
+# The user's interface to the suite. README commands are exactly these targets.
+# PROFILE=tiny (default) runs on a laptop CPU; PROFILE=paper launches the paper's scale.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+PROFILE ?= tiny
+export PYTHONHASHSEED := 0
+
+.PHONY: setup test lint format bench bench-attention reproduce-appendix-a5 clean-venv help
+
+help:
+	@echo "make setup | test | lint | bench | bench-attention | reproduce-appendix-a5 [PROFILE=tiny|paper]"
+
+# Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
+setup: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	bash tools/install_tiny_data.sh $(PY)
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -n 2 tests
+
+lint: setup
+	$(VENV)/bin/ruff check laser experiments analysis benchmarks tests
+	$(VENV)/bin/ruff format --check laser experiments analysis benchmarks tests
+
+format: setup
+	$(VENV)/bin/ruff check --fix laser experiments analysis benchmarks tests
+	$(VENV)/bin/ruff format laser experiments analysis benchmarks tests
+
+bench: bench-attention
+
+bench-attention: setup
+	$(PY) -m benchmarks.attention --out results/bench
+
+reproduce-appendix-a5: setup
+	$(PY) -m experiments.appendix_a5.run --profile $(PROFILE) --workdir results/runs/appendix_a5/$(PROFILE)
+	$(PY) -m analysis.appendix_a5 --runs results/runs/appendix_a5/$(PROFILE) --out results/tables
+
+clean-venv:
+	rm -rf $(VENV)
