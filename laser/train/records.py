@@ -1,0 +1,113 @@
+"""Run records: the only thing analysis reads.
+
+A run's workdir holds config.json, metrics.jsonl (one JSON object per logged value: step, split,
+name, value, elapsed seconds), status.json (running / done / diverged / failed, with final
+metrics) and meta.json (git commit, package versions, devices). JSON files are written
+atomically (temp file + rename) so a killed run never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("running", "done", "diverged", "failed")
+_PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "tensorflow-cpu")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write `obj` as JSON to `path` atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (same-directory temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def append_metrics(workdir: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows to metrics.jsonl, flushed and fsynced (a killed run keeps whole lines)."""
+    path = Path(workdir) / "metrics.jsonl"
+    with open(path, "a") as f:
+        for row in rows:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_metrics(workdir: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete rows of metrics.jsonl (a torn last line from a kill is ignored)."""
+    path = Path(workdir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def set_status(workdir: str | os.PathLike, status: str, **extra: Any) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"status: got {status!r}; accepted: {', '.join(STATUSES)}")
+    write_json(Path(workdir) / "status.json", {"status": status, **extra})
+
+
+def read_status(workdir: str | os.PathLike) -> dict[str, Any] | None:
+    path = Path(workdir) / "status.json"
+    return read_json(path) if path.exists() else None
+
+
+def meta() -> dict[str, Any]:
+    """Where and with what a run ran."""
+    import jax
+
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return {
+        "git_commit": commit,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "process_count": jax.process_count(),
+    }
