@@ -72,8 +72,8 @@ def render(runs: Path, out_dir: Path) -> None:
         "from the same rounded inputs.",
         f"Backend: {info['backend']} (from meta.json); XLA's CPU bfloat16 kernels differ from "
         "TPU and cuDNN ones.",
-        "kind='laser' runs the standard kernel in bfloat16, which rounds its output before the log; "
-        "kind='laser_exact' accumulates in float32 and rounds once at the end.",
+        "kind='laser' runs the standard kernel in bfloat16, which rounds its output before "
+        "the log; kind='laser_exact' accumulates in float32 and rounds once at the end.",
         "",
         "Regenerate: `make reproduce-appendix-a5` (tiny) or `PROFILE=paper`.",
         "",

@@ -55,7 +55,7 @@ def bench(seq_lens, batch, heads, head_dim, repeats, is_causal, dtype) -> list[d
             jnp.asarray(rng.standard_normal((batch, seq, heads, head_dim)), dtype) for _ in range(4)
         )
         fns = {kind: _functions(kind, is_causal) for kind in laser.KINDS}
-        for kind, (fwd, grad) in fns.items():  # compile and warm up
+        for fwd, grad in fns.values():  # compile and warm up
             jax.block_until_ready(fwd(q, k, v))
             jax.block_until_ready(grad(q, k, v, cot))
         times = {(kind, p): [] for kind in laser.KINDS for p in ("fwd", "fwd+bwd")}
