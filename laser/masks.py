@@ -93,8 +93,15 @@ class Visibility:
         """Visibility of all keys: bool broadcastable to [B, N, T, S], or None if trivial."""
         return None if self.trivial else self.block(0, self.kv_len)
 
+    @property
+    def causal_only(self) -> bool:
+        """Only the causal mask: every row sees key 0, and when T >= S the last row sees all."""
+        return self.is_causal and dataclasses.replace(self, is_causal=False).trivial
+
     def rows(self) -> jax.Array | None:
         """Query rows that see at least one key: bool broadcastable to [B, N, T, 1], or None."""
+        if self.causal_only and self.kv_len > 0:
+            return None
         vis = self.full()
         return None if vis is None else jnp.any(vis, axis=-1, keepdims=True)
 
@@ -103,5 +110,7 @@ class Visibility:
 
         These are the "non-padding" keys over which the paper's column max is taken.
         """
+        if self.causal_only and self.q_len >= self.kv_len:
+            return None
         vis = self.full()
         return None if vis is None else jnp.any(vis, axis=-2, keepdims=True)
