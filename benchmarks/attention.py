@@ -47,7 +47,9 @@ def _functions(kind: str, is_causal: bool):
     def loss(q, k, v, cot):
         return jnp.sum(fwd(q, k, v) * cot)
 
-    return jax.jit(fwd), jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
+    # value_and_grad, as a trainer does: with jax.grad alone XLA drops the forward P·V product
+    # of softmax (its gradient does not need it) but not of LASER (d log(out) needs out).
+    return jax.jit(fwd), jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
 
 
 def _time(fn, args, repeats: int) -> list[float]:
