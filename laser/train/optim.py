@@ -1,0 +1,80 @@
+"""Optimisers and schedules: AdamW, LAMB, AlgoPerf's NAdamW; linear warmup then cosine to zero.
+
+NAdamW follows AlgoPerf's baseline (../shared/REFERENCE.md): the Nesterov update uses
+b1 * mu + (1 - b1) * g, bias-corrected by 1 - b1^t, and weight decay is decoupled and applied to
+the parameters it is masked to, before the learning rate.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+OPTIMIZERS = ("adamw", "lamb", "nadamw")
+DECAY_MASKS = ("all", "matrices")
+
+
+def schedule(learning_rate: float, warmup_steps: int, total_steps: int) -> optax.Schedule:
+    """0 -> learning_rate linearly over warmup_steps, then cosine to 0 at total_steps."""
+    warmup_steps = max(0, min(warmup_steps, total_steps - 1))
+    return optax.warmup_cosine_decay_schedule(
+        0.0, learning_rate, warmup_steps, max(total_steps, warmup_steps + 1), end_value=0.0
+    )
+
+
+class NadamState(NamedTuple):
+    count: jax.Array
+    mu: optax.Updates
+    nu: optax.Updates
+
+
+def scale_by_nadam(b1: float, b2: float, eps: float = 1e-8) -> optax.GradientTransformation:
+    """AlgoPerf's NAdam direction (without learning rate and weight decay)."""
+
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return NadamState(jnp.zeros([], jnp.int32), zeros, jax.tree.map(jnp.zeros_like, params))
+
+    def update(updates, state, params=None):
+        del params
+        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
+        nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * jnp.square(g), state.nu, updates)
+        mu_nesterov = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, mu, updates)
+        count = state.count + 1
+        c1 = 1 - b1 ** count.astype(jnp.float32)
+        c2 = 1 - b2 ** count.astype(jnp.float32)
+        out = jax.tree.map(lambda m, v: (m / c1) / (jnp.sqrt(v / c2) + eps), mu_nesterov, nu)
+        return out, NadamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
+def decay_mask(params, which: str):
+    """Which parameters weight decay applies to: all of them, or only matrices (ndim >= 2)."""
+    if which == "all":
+        return jax.tree.map(lambda _: True, params)
+    return jax.tree.map(lambda p: p.ndim >= 2, params)
+
+
+def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
+    """optax transformation and its schedule from config.optim."""
+    c = config
+    lr = schedule(c.learning_rate, c.warmup_steps, total_steps)
+    mask = lambda params: decay_mask(params, c.weight_decay_mask)  # noqa: E731
+    if c.name == "adamw":
+        opt = optax.adamw(lr, b1=c.b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
+    elif c.name == "lamb":
+        opt = optax.lamb(lr, b1=c.b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
+    else:  # nadamw
+        opt = optax.chain(
+            scale_by_nadam(c.b1, c.b2, c.eps),
+            optax.add_decayed_weights(c.weight_decay, mask),
+            optax.scale_by_learning_rate(lr),
+        )
+    if c.grad_clip > 0:
+        opt = optax.chain(optax.clip_by_global_norm(c.grad_clip), opt)
+    return opt, lr

@@ -1,0 +1,264 @@
+"""The one generic training loop: `train_and_evaluate(config, workdir)`.
+
+It owns what every experiment shares: the jit-compiled step (value_and_grad, optax update,
+global gradient norm), the (data, fsdp) mesh, Orbax checkpoints every N steps and on SIGTERM,
+automatic resume from the workdir, divergence detection, evaluation, run records, an optional
+wandb mirror and a tqdm bar. The task (laser/train/task.py) brings model, data and loss.
+
+Resume contract: data order is a pure function of (seed, step), the step's randomness is
+fold_in(seed, step), and on resume the metrics logged after the restored checkpoint are dropped
+before they are logged again, so a killed and resumed run writes the metrics of an uninterrupted
+one (tests/test_trainer.py kills one with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+import orbax.checkpoint as ocp
+from tqdm import tqdm
+
+from laser.attention import KINDS
+from laser.configs import ConfigError
+from laser.train import records, sharding
+from laser.train.optim import DECAY_MASKS, OPTIMIZERS, make_optimizer
+from laser.train.tasks import TASKS
+
+DTYPES = ("float32", "bfloat16")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Reject values the run would fail on, before anything is written (ConfigError)."""
+    checks = [
+        ("task", config.task, TASKS),
+        ("model.attention", config.model.attention, KINDS),
+        ("model.dtype", config.model.dtype, DTYPES),
+        ("optim.name", config.optim.name, OPTIMIZERS),
+        ("optim.weight_decay_mask", config.optim.weight_decay_mask, DECAY_MASKS),
+    ]
+    for key, value, accepted in checks:
+        if value not in accepted:
+            raise ConfigError(f"config {key}={value!r}: accepted: {', '.join(accepted)}")
+    for key in ("train.steps", "data.batch_size", "data.seq_len", "train.log_every"):
+        section, name = key.split(".")
+        if config[section][name] <= 0:
+            raise ConfigError(f"config {key}={config[section][name]!r}: accepted: an integer > 0")
+    if config.data.batch_size % jax.process_count():
+        raise ConfigError(
+            f"config data.batch_size={config.data.batch_size}: accepted: a multiple of the "
+            f"{jax.process_count()} processes"
+        )
+    if config.model.temperature <= 0:
+        raise ConfigError(f"config model.temperature={config.model.temperature}: accepted: > 0")
+
+
+def _prepare_workdir(config, workdir: Path) -> None:
+    """Write config.json and meta.json, or check that a resumed workdir ran this config."""
+    saved = workdir / "config.json"
+    if saved.exists():
+        if records.read_json(saved) != config.to_dict():
+            raise ConfigError(
+                f"--workdir {workdir}: holds a run of another config; accepted: an empty "
+                "workdir or one with the same config"
+            )
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    records.write_json(workdir / "meta.json", records.meta())
+    records.write_json(saved, config.to_dict())
+
+
+def _truncate_metrics(workdir: Path, step: int) -> None:
+    """Drop rows logged after the checkpoint we resume from (they will be logged again)."""
+    keep = [r for r in records.read_metrics(workdir) if r["step"] <= step]
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep)
+    records.write_text(workdir / "metrics.jsonl", text)
+
+
+class _Stop:
+    """SIGTERM sets a flag; the loop checkpoints and leaves at the next step boundary."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if hasattr(signal, "SIGTERM") and _in_main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, *_):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _wandb(config, workdir: Path):
+    if not config.get("wandb", False):
+        return None
+    import wandb
+
+    os.environ.setdefault("WANDB_MODE", "offline")  # online only if the user asked for it
+    run_id = str(abs(hash(str(workdir.resolve()))) % 10**10)
+    return wandb.init(
+        dir=str(workdir), config=config.to_dict(), name=workdir.name, id=run_id, resume="allow"
+    )
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
+    """Train `config` in `workdir` (resuming if it holds a checkpoint); returns final metrics."""
+    validate(config)
+    workdir = Path(workdir)
+    _prepare_workdir(config, workdir)
+    try:
+        return _run(config, workdir)
+    except Exception as e:
+        records.set_status(workdir, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+
+
+def _run(config, workdir: Path) -> dict:
+    task = TASKS[config.task](config)
+    mesh = sharding.make_mesh(config.mesh.data, config.mesh.fsdp)
+    total = config.train.steps
+    optimizer, lr_fn = make_optimizer(config.optim, total)
+    seed = jax.random.key(config.train.seed)
+    inputs = task.model_inputs(task.example_batch())
+
+    def init_params(rng):
+        import flax.linen as nn
+
+        return nn.unbox(task.model.init(rng, *inputs)["params"])
+
+    abstract = jax.eval_shape(lambda r: task.model.init(r, *inputs)["params"], seed)
+    params = jax.jit(init_params, out_shardings=sharding.param_shardings(abstract, mesh))(seed)
+    # Optimizer moments inherit their parameters' shardings through jit.
+    state = {
+        "step": jnp.zeros([], jnp.int32),
+        "params": params,
+        "opt_state": jax.jit(optimizer.init)(params),
+    }
+
+    ckpt = ocp.CheckpointManager(
+        (workdir / "checkpoints").resolve(),
+        options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True),
+    )
+    start = 0
+    if ckpt.latest_step() is not None:
+        start = ckpt.latest_step()
+        abstract_state = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+        state = ckpt.restore(start, args=ocp.args.StandardRestore(abstract_state))
+        _truncate_metrics(workdir, start)
+    elif (workdir / "metrics.jsonl").exists():
+        _truncate_metrics(workdir, 0)
+
+    def loss_and_grad(params, batch, rng):
+        return jax.value_and_grad(task.loss_fn, has_aux=True)(params, batch, rng, True)
+
+    @jax.jit
+    def train_step(state, batch):
+        rng = jax.random.fold_in(seed, state["step"])
+        (loss, _), grads = loss_and_grad(state["params"], batch, rng)
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        metrics = {
+            "loss": loss,
+            "grad_norm": optax.global_norm(grads),
+            "learning_rate": lr_fn(state["step"]),
+        }
+        return {"step": state["step"] + 1, "params": params, "opt_state": opt_state}, metrics
+
+    @jax.jit
+    def eval_step(params, batch):
+        return task.loss_fn(params, batch, None, False)[1]
+
+    def evaluate(params) -> dict[str, float]:
+        out = {}
+        for split in task.eval_splits:
+            loss_sum = weight_sum = 0.0
+            for batch in task.eval_batches(split):
+                aux = eval_step(params, sharding.put_batch(batch, mesh))
+                loss_sum += float(aux["loss_sum"])
+                weight_sum += float(aux["weight_sum"])
+            out[split] = loss_sum / max(weight_sum, 1.0)
+        return out
+
+    records.set_status(workdir, "running", step=start)
+    wb = _wandb(config, workdir)
+    t = config.train
+    begin = time.time()
+    window_items, window_start = 0, time.time()
+    last = {}
+    bar = tqdm(total=total, initial=start, desc=workdir.name, disable=not t.progress, leave=False)
+    with _Stop() as stop:
+        for step in range(start, total):
+            local = task.train_batch(step)
+            state, metrics = train_step(state, sharding.put_batch(local, mesh))
+            done = step + 1
+            loss = float(metrics["loss"])
+            window_items += task.items(local) * jax.process_count()
+            rows = []
+            if not math.isfinite(loss):
+                rows.append(_row(done, "train", "loss", loss, begin))
+                records.append_metrics(workdir, rows)
+                records.set_status(workdir, "diverged", step=done, loss=str(loss))
+                bar.close()
+                return {"status": "diverged", "step": done}
+            if done % t.log_every == 0 or done == total:
+                rate = window_items / max(time.time() - window_start, 1e-9)
+                window_items, window_start = 0, time.time()
+                values = {k: float(v) for k, v in metrics.items()}
+                values["items_per_second"] = rate
+                rows += [_row(done, "train", k, v, begin) for k, v in values.items()]
+                last["train"] = loss
+                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
+            if done % t.eval_every == 0 or done == total:
+                for split, value in evaluate(state["params"]).items():
+                    rows.append(_row(done, split, "loss", value, begin))
+                    last[split] = value
+            if rows:
+                records.append_metrics(workdir, rows)
+                if wb is not None:
+                    wb.log({f"{r['split']}/{r['name']}": r["value"] for r in rows}, step=done)
+            bar.update(1)
+            if done % t.checkpoint_every == 0 or done == total or stop.requested:
+                ckpt.save(done, args=ocp.args.StandardSave(state))
+            if stop.requested:
+                ckpt.wait_until_finished()
+                records.set_status(workdir, "failed", step=done, error="SIGTERM; resumable")
+                bar.close()
+                return {"status": "failed", "step": done}
+    ckpt.wait_until_finished()
+    bar.close()
+    final = {f"{k}/loss": v for k, v in last.items()}
+    records.set_status(workdir, "done", step=total, final=final)
+    if wb is not None:
+        wb.finish()
+    return {"status": "done", "step": total, "final": final}
+
+
+def _row(step: int, split: str, name: str, value: float, begin: float) -> dict[str, Any]:
+    return {
+        "step": step,
+        "split": split,
+        "name": name,
+        "value": value,
+        "elapsed": round(time.time() - begin, 3),
+    }
