@@ -1,4 +1,4 @@
-"""The generic trainer on the C4-LM experiment's tiny profiles: records, resume, sharding, errors."""
+"""The generic trainer on the C4-LM tiny profiles: records, resume, sharding, errors."""
 
 import importlib.util
 import json

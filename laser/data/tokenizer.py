@@ -35,7 +35,7 @@ def default_cache_dir() -> Path:
 
 
 def _sentences(texts: Iterable[str]) -> Iterator[str]:
-    """One non-empty line at a time, split at spaces if a line is longer than SentencePiece takes."""
+    """Non-empty lines, split at spaces where a line is longer than SentencePiece accepts."""
     for text in texts:
         for line in text.splitlines():
             line = line.strip()
