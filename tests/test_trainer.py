@@ -153,6 +153,7 @@ def test_a_nan_loss_stops_the_run_as_diverged(tmp_path):
         ([f"{CONFIG}:tiny", "--config.optim.name=sgd"], "config optim.name='sgd': accepted"),
         ([f"{CONFIG}:tiny", "--lr=3"], "argument '--lr=3': accepted: --config.<key>=<value>"),
         (["missing.py:tiny"], "--config: file 'missing.py' not found"),
+        ([f"{CONFIG}:paper-301m"], "config data.tokenizer_path='': accepted: the path of a"),
     ],
 )
 def test_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -173,3 +174,33 @@ def test_paper_profiles_have_the_stated_parameter_counts():
     for profile, stated in cfg.STATED_PARAMS.items():
         model = build_model(configs.load(f"{CONFIG}:{profile}").model)
         assert abs(param_count(model) / stated - 1) < 0.05, profile
+
+
+def test_paper_profile_trains_3_steps_on_mocked_c4(tmp_path):
+    """The paper profile's code path (c4 task, tfds pipeline, remat, fsdp rules) at toy size."""
+    import random
+
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from laser.data import tokenizer
+
+    text = ["".join(random.Random(i).choices("abcdefghij ", k=40)) for i in range(300)]
+    tokenizer.train_or_load("c4_toy", lambda: text, 64, cache_dir=tmp_path)
+    small = [
+        "--config.model.num_layers=1",
+        "--config.model.model_dim=32",
+        "--config.model.num_heads=2",
+        "--config.model.head_dim=16",
+        "--config.model.mlp_dim=64",
+        "--config.model.vocab_size=64",
+        "--config.data.vocab_size=64",
+        f"--config.data.tokenizer_path={tmp_path / 'c4_toy.model'}",
+        "--config.mesh.fsdp=1",
+        "--config.optim.warmup_steps=1",
+    ]
+    workdir = tmp_path / "run"
+    with tfds.testing.mock_data(num_examples=40):
+        args = ["--config", f"{CONFIG}:paper-301m,attention=laser", "--workdir", str(workdir)]
+        assert main.main(args + QUICK + small) == 0
+    assert records.read_status(workdir)["status"] == "done"
+    assert sorted(_train_losses(workdir)) == [1, 2, 3]
+    assert {r["split"] for r in records.read_metrics(workdir)} == {"train", "test"}

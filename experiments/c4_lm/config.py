@@ -21,7 +21,9 @@ whatever devices JAX sees (jax.distributed on multi-host).
 
 Choices where the paper is silent or inconsistent (sources in ../shared/REFERENCE.md):
   - Tokenizer/vocab: SentencePiece 32k as PAX's C4 setup (c4_en_301_5Mexp2_spm); the model file
-    path is `data.tokenizer_path`. EOS id 1; documents concatenated and packed to 1024 tokens.
+    path is `data.tokenizer_path` (required for paper profiles). EOS id 1; documents
+    concatenated and packed to 1024 tokens, no cross-document attention mask (as PAX's packing
+    without segment ids). tfds `c4/en:3.1.0` (what tfds 4.9.10 builds; PAX read 3.0.x).
   - Architecture: pre-LN, no biases, one 32k x d embedding shared by input and output (this gives
     the stated counts: 234M, 301M, 435M, 1.14B, 2.21B), GELU MLP, sinusoidal positions.
   - 1.1B: the caption's "model dim 1024" gives only ~0.57B; d = 2048 with 8x256 heads and MLP
@@ -86,8 +88,9 @@ def get_config(profile: str) -> ml_collections.ConfigDict:
             name="c4" if paper else "shakespeare",
             vocab_size=c.model.vocab_size,
             seq_len=1024 if paper else 128,
-            batch_size=1024 if paper else 32,
-            tokenizer_path="" if paper else "",
+            batch_size=1024 if paper else 16,
+            tokenizer_path="",  # paper: required, the 32k SentencePiece model file
+            tfds_name="c4/en:3.1.0",  # what tfds 4.9.10 builds; PAX used 3.0.x
             tfds_data_dir="",
         )
     )
@@ -106,12 +109,12 @@ def get_config(profile: str) -> ml_collections.ConfigDict:
     )
     c.train = ml_collections.ConfigDict(
         dict(
-            steps=160_000 if paper else 1500,
+            steps=160_000 if paper else 1200,
             seed=0,
             log_every=100 if paper else 25,
-            eval_every=2000 if paper else 250,
+            eval_every=2000 if paper else 200,
             eval_batches=100 if paper else 16,
-            checkpoint_every=2000 if paper else 500,
+            checkpoint_every=2000 if paper else 400,
             progress=True,
         )
     )

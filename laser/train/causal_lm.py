@@ -21,6 +21,24 @@ from laser.train.task import Batch
 DATASETS = ("shakespeare", "c4")
 
 
+def validate(config: ml_collections.ConfigDict) -> list[tuple[str, object, str]]:
+    """Problems with the data section: (key, value, what is accepted)."""
+    d = config.data
+    if d.name not in DATASETS:
+        return [("data.name", d.name, ", ".join(DATASETS))]
+    if d.name == "c4" and not d.tokenizer_path:
+        return [
+            (
+                "data.tokenizer_path",
+                d.tokenizer_path,
+                "the path of a SentencePiece model (PAX: c4_en_301_5Mexp2_spm.model)",
+            )
+        ]
+    if d.vocab_size != config.model.vocab_size:
+        return [("data.vocab_size", d.vocab_size, f"model.vocab_size ({config.model.vocab_size})")]
+    return []
+
+
 def build_model(m: ml_collections.ConfigDict) -> TransformerLM:
     return TransformerLM(
         vocab_size=m.vocab_size,

@@ -32,7 +32,7 @@ from laser.attention import KINDS
 from laser.configs import ConfigError
 from laser.train import records, sharding
 from laser.train.optim import DECAY_MASKS, OPTIMIZERS, make_optimizer
-from laser.train.tasks import TASKS
+from laser.train.tasks import CHECKS, TASKS
 
 DTYPES = ("float32", "bfloat16")
 
@@ -58,6 +58,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"config data.batch_size={config.data.batch_size}: accepted: a multiple of the "
             f"{jax.process_count()} processes"
         )
+    for key, value, accepted in CHECKS[config.task](config):
+        raise ConfigError(f"config {key}={value!r}: accepted: {accepted}")
     if config.model.temperature <= 0:
         raise ConfigError(f"config model.temperature={config.model.temperature}: accepted: > 0")
 
