@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 PROFILE ?= tiny
 export PYTHONHASHSEED := 0
 
-.PHONY: setup test lint format bench bench-attention reproduce-appendix-a5 clean-venv help
+.PHONY: setup test lint format bench bench-attention bench-train reproduce-appendix-a5 clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | reproduce-appendix-a5 [PROFILE=tiny|paper]"
@@ -33,10 +33,14 @@ format: setup
 	$(VENV)/bin/ruff check --fix laser experiments analysis benchmarks tests
 	$(VENV)/bin/ruff format laser experiments analysis benchmarks tests
 
-bench: bench-attention
+bench: bench-attention bench-train
 
 bench-attention: setup
 	$(PY) -m benchmarks.attention --out results/bench
+
+bench-train: setup
+	bash tools/bench_peer_env.sh
+	$(PY) -m benchmarks.train --out results/bench
 
 reproduce-appendix-a5: setup
 	$(PY) -m experiments.appendix_a5.run --profile $(PROFILE) --workdir results/runs/appendix_a5/$(PROFILE)
