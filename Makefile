@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 PROFILE ?= tiny
 export PYTHONHASHSEED := 0
 
-.PHONY: setup test lint format bench bench-attention bench-train reproduce-appendix-a5 clean-venv help
+.PHONY: setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | reproduce-appendix-a5 [PROFILE=tiny|paper]"
@@ -26,12 +26,12 @@ test: setup
 	$(PY) -m pytest -n 2 tests
 
 lint: setup
-	$(VENV)/bin/ruff check laser experiments analysis benchmarks tests
-	$(VENV)/bin/ruff format --check laser experiments analysis benchmarks tests
+	$(VENV)/bin/ruff check laser experiments analysis benchmarks sweeps tests
+	$(VENV)/bin/ruff format --check laser experiments analysis benchmarks sweeps tests
 
 format: setup
-	$(VENV)/bin/ruff check --fix laser experiments analysis benchmarks tests
-	$(VENV)/bin/ruff format laser experiments analysis benchmarks tests
+	$(VENV)/bin/ruff check --fix laser experiments analysis benchmarks sweeps tests
+	$(VENV)/bin/ruff format laser experiments analysis benchmarks sweeps tests
 
 bench: bench-attention bench-train
 
@@ -46,8 +46,14 @@ reproduce-appendix-a5: setup
 	$(PY) -m experiments.appendix_a5.run --profile $(PROFILE) --workdir results/runs/appendix_a5/$(PROFILE)
 	$(PY) -m analysis.appendix_a5 --runs results/runs/appendix_a5/$(PROFILE) --out results/tables
 
+# Table 1: 3 rows x {LASER, standard} x 3 seeds via the resumable sweep runner (only missing runs
+# run), then the table from run records, rendered even when some runs did not finish.
+reproduce-table-1: setup
+	$(PY) -m sweeps.run sweeps/table1.py --profile $(PROFILE); status=$$?; \
+	$(PY) -m analysis.render table1 --profile $(PROFILE) && exit $$status
+
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := appendix-a5
+AVAILABLE := table-1 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:

@@ -13,6 +13,7 @@ one (tests/test_trainer.py kills one with SIGKILL).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -129,11 +130,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     validate(config)
     workdir = Path(workdir)
     _prepare_workdir(config, workdir)
-    try:
-        return _run(config, workdir)
-    except Exception as e:
-        records.set_status(workdir, "failed", error=f"{type(e).__name__}: {e}")
-        raise
+    # One trainer per workdir: a second one (e.g. a restarted sweep runner while the previous
+    # child still checkpoints after SIGTERM) waits here until the first has let go.
+    with open(workdir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _run(config, workdir)
+        except Exception as e:
+            records.set_status(workdir, "failed", error=f"{type(e).__name__}: {e}")
+            raise
 
 
 def _run(config, workdir: Path) -> dict:

@@ -1,0 +1,1 @@
+"""Sweep declarations (grids, seeded Halton searches) and the resumable runner."""

@@ -1,0 +1,104 @@
+"""What a sweep is: trials (a config, a profile and overrides, with a stable name), a grid and a
+seeded quasi-random (Halton) search, and the metric its best trial is chosen by.
+
+A sweep file is a Python module with `sweep(profile: str) -> Sweep`; the tables that describe a
+search space (Tables 8, 9) are rendered from the same objects, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scipy.stats import qmc
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One run: `python -m laser.main --config <config>:<profile> --config.<k>=<v> ...`."""
+
+    name: str
+    config: str  # path of an experiment's config.py
+    profile: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def command(self, workdir: str, python: str = "python") -> list[str]:
+        args = [python, "-m", "laser.main", "--config", f"{self.config}:{self.profile}"]
+        args += ["--workdir", workdir]
+        return args + [f"--config.{k}={_format(v)}" for k, v in self.overrides]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    name: str
+    trials: tuple[Trial, ...]
+    metric: str = "test/loss"  # a key of status.json's "final"; lower is better
+    space: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # for Tables 8/9
+    description: str = ""
+
+    def __post_init__(self):
+        names = [t.name for t in self.trials]
+        if len(set(names)) != len(names):
+            raise ValueError(f"sweep {self.name}: trial names repeat")
+
+
+@dataclasses.dataclass(frozen=True)
+class LogUniform:
+    low: float
+    high: float
+
+    def at(self, x: float) -> float:  # AlgoPerf: min * exp(x * log(max / min))
+        return self.low * math.exp(x * math.log(self.high / self.low))
+
+    def describe(self) -> tuple[str, str, str]:
+        return (f"{self.low:g}", f"{self.high:g}", "log")
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    points: tuple[Any, ...]
+
+    def at(self, x: float) -> Any:  # AlgoPerf: points[floor(x * len)]
+        return self.points[min(int(x * len(self.points)), len(self.points) - 1)]
+
+    def describe(self) -> tuple[str, str, str]:
+        return (
+            "-",
+            "-",
+            ", ".join(f"{p:g}" if isinstance(p, float) else str(p) for p in self.points),
+        )
+
+
+def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the axes' values, in a fixed order."""
+    keys = list(axes)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*axes.values())]
+
+
+def halton(space: Mapping[str, LogUniform | Choice], n: int, seed: int, skip: int = 0):
+    """n points of a scrambled Halton sequence (scipy), one dimension per hyperparameter.
+
+    AlgoPerf draws from an unseeded Halton sequence; ours is seeded, so the same (space, n, seed)
+    always gives the same trials. `skip` drops the first points, as AlgoPerf does.
+    """
+    sampler = qmc.Halton(d=len(space), scramble=True, seed=seed)
+    if skip:
+        sampler.fast_forward(skip)
+    points = sampler.random(n)
+    return [
+        {k: p.at(float(x)) for (k, p), x in zip(space.items(), row, strict=True)} for row in points
+    ]
+
+
+def trial_name(values: Mapping[str, Any]) -> str:
+    """A stable, filesystem-safe name from override values: "lr=0.001,wd=0.1"."""
+    return ",".join(f"{k.split('.')[-1]}={_format(v)}" for k, v in values.items())
+
+
+def _format(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v).lower() if isinstance(v, bool) else str(v)
