@@ -1,0 +1,129 @@
+"""Sweep declarations, the resumable runner (killed and restarted), ranking and Table 1's renderer."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis import render
+from laser.train import records
+from sweeps import run as runner
+from sweeps import spec, table1
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_grid_is_every_combination_in_order():
+    points = spec.grid({"optim.learning_rate": [1e-3, 1e-2], "optim.weight_decay": [0.1, 1.0]})
+    assert points[0] == {"optim.learning_rate": 1e-3, "optim.weight_decay": 0.1}
+    assert len(points) == 4 and len({spec.trial_name(p) for p in points}) == 4
+    assert spec.trial_name(points[1]) == "learning_rate=0.001,weight_decay=1"
+
+
+def test_halton_is_seeded_reproducible_and_follows_algoperf_scaling():
+    space = {
+        "lr": spec.LogUniform(1e-4, 1e-2),
+        "beta2": spec.Choice((0.9, 0.99, 0.999)),
+    }
+    a, b = spec.halton(space, 50, seed=0), spec.halton(space, 50, seed=0)
+    assert a == b and spec.halton(space, 50, seed=1) != a
+    assert all(1e-4 <= p["lr"] <= 1e-2 and p["beta2"] in (0.9, 0.99, 0.999) for p in a)
+    assert {p["beta2"] for p in a} == {0.9, 0.99, 0.999}
+    assert spec.LogUniform(1e-4, 1e-2).at(0.5) == pytest.approx(1e-3)
+    assert spec.Choice((1, 2, 3)).at(0.99) == 3
+    assert spec.halton(space, 3, seed=0, skip=2) == spec.halton(space, 5, seed=0)[2:]
+
+
+def test_table1_sweep_has_3_rows_x_2_attentions_x_3_seeds():
+    for profile in table1.PROFILES:
+        sweep = table1.sweep(profile)
+        assert len(sweep.trials) == 18 and len({t.profile for t in sweep.trials}) == 3
+
+
+SWEEP_FILE = """
+from sweeps.spec import Sweep, Trial
+PROFILES = ("tiny",)
+QUICK = (("train.steps", 8), ("train.log_every", 1), ("train.eval_every", 8),
+         ("train.eval_batches", 1), ("data.batch_size", 4), ("data.seq_len", 32),
+         ("train.checkpoint_every", 2))
+def sweep(profile):
+    trials = tuple(
+        Trial(f"t{i}", "experiments/c4_lm/config.py", "tiny", QUICK + (("train.seed", i),))
+        for i in range(3))
+    return Sweep("toy", trials)
+"""
+
+
+def _rows(workdir: Path):
+    return [(r["step"], r["split"], r["name"]) for r in records.read_metrics(workdir)]
+
+
+def test_runner_killed_and_restarted_finishes_every_trial_once(tmp_path):
+    file = tmp_path / "toy.py"
+    file.write_text(SWEEP_FILE)
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "sweeps.run", str(file), "--runs", str(runs)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    first = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = runs / "toy-tiny"
+    deadline = time.time() + 180
+    # Kill once the first trial is done and the second has started training.
+    while time.time() < deadline:
+        s0 = records.read_status(base / "t0")
+        if s0 and s0["status"] == "done" and records.read_metrics(base / "t1"):
+            break
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    t0_metrics = (base / "t0" / "metrics.jsonl").read_text()
+    assert subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True).returncode == 0
+    assert (base / "t0" / "metrics.jsonl").read_text() == t0_metrics  # finished: not rerun
+    for name in ("t0", "t1", "t2"):
+        assert records.read_status(base / name)["status"] == "done"
+        rows = _rows(base / name)
+        assert len(rows) == len(set(rows)), f"{name} logged a step twice"
+        assert {s for s, split, n in rows if n == "loss" and split == "train"} == set(range(1, 9))
+    best = json.loads((base / "best.json").read_text())
+    assert best["best"]["trial"] in ("t0", "t1", "t2") and len(best["ranking"]) == 3
+    dry = subprocess.run(cmd + ["--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert dry.stdout.count("-m laser.main") == 3 and "--config.train.seed=2" in dry.stdout
+
+
+def test_rank_puts_diverged_and_missing_last(tmp_path):
+    sweep = spec.Sweep("s", tuple(spec.Trial(n, "c.py", "tiny") for n in ("a", "b", "c", "d")))
+    records.set_status(tmp_path / "a", "done", final={"test/loss": 3.0})
+    records.set_status(tmp_path / "b", "diverged", step=4)
+    records.set_status(tmp_path / "c", "done", final={"test/loss": 2.0})
+    ranking = runner.rank(sweep, tmp_path)
+    assert [r["trial"] for r in ranking["ranking"]] == ["c", "a", "b", "d"]
+    assert ranking["best"]["trial"] == "c"
+
+
+def test_bad_sweep_input_is_one_line_exit_2(tmp_path, capsys):
+    assert runner.main(["missing.py"]) == 2
+    assert runner.main([str(ROOT / "sweeps/table1.py"), "--profile", "huge"]) == 2
+    assert runner.main([str(ROOT / "sweeps/table1.py"), "--jobs", "0"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and "accepted" in err[1]
+    assert render.main(["table99", "--out", str(tmp_path)]) == 2
+    assert "table 'table99': accepted: table1" in capsys.readouterr().err
+
+
+def test_table1_renders_from_run_records_with_missing_and_diverged_cells(tmp_path):
+    fixtures = ROOT / "tests/fixtures/runs"
+    out = tmp_path / "tables"
+    assert render.main(["table1", "--runs", str(fixtures), "--out", str(out)]) == 0
+    md = (out / "table1.md").read_text()
+    assert "| 32 layers, MLP 2048 | tiny | 2.595 | 2.641 | -1.74% |" in md
+    assert "5.000 ± 0.100 (n=3)" in md  # tiny-laser seeds 4.9, 5.0, 5.1
+    assert "5.100 ± 0.000 (n=2) [seed 2 diverged]" in md
+    assert "seed 0 missing; seed 1 missing; seed 2 missing" in md  # tiny-wide: no runs
+    assert "-1.96%" in md  # 5.0 / 5.1 - 1
+    assert (out / "table1.csv").read_text().count("\n") == 4
