@@ -1,4 +1,4 @@
-"""Sweep declarations, the resumable runner (killed and restarted), ranking and Table 1's renderer."""
+"""Sweep declarations, the resumable runner (killed, restarted), ranking, Table 1 rendering."""
 
 import json
 import os
