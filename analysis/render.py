@@ -19,10 +19,8 @@ import pandas as pd
 from analysis import paper
 from analysis.tables import markdown
 from laser.train import records
-from sweeps import table1
+from sweeps import table1, table8, table9
 from sweeps.run import ROOT
-
-TABLES = ("table1",)
 
 
 def _seeds(base: Path, profile_name: str, attention: str, metric: str):
@@ -102,6 +100,65 @@ def render_table1(profile: str, runs: Path, out: Path) -> Path:
     return out / "table1.md"
 
 
+def _write(out: Path, name: str, title: str, df: pd.DataFrame, notes: list[str]) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join([f"# {title}", "", markdown(df), "", *notes]) + "\n"
+    records.write_text(out / f"{name}.md", text)
+    records.write_text(out / f"{name}.csv", df.to_csv(index=False))
+    return out / f"{name}.md"
+
+
+def render_table8(profile: str, runs: Path, out: Path) -> Path:
+    """The NAdamW search space, straight from sweeps/table8.py."""
+    del profile, runs
+    rows = [
+        dict(
+            zip(
+                ("parameter", "min", "max", "scaling / feasible points"),
+                (k, *p.describe()),
+                strict=True,
+            )
+        )
+        for k, p in table8.SPACE.items()
+    ]
+    rows += [
+        {"parameter": k, "min": "-", "max": "-", "scaling / feasible points": f"{v:g}"}
+        for k, v in table8.FIXED.items()
+    ]
+    notes = [
+        f"{table8.TRIALS} trials from a seeded scrambled Halton sequence "
+        "(`sweeps/table8.py`); the paper's Table 8 is in analysis/paper.py.",
+        "Regenerate: `make reproduce-table-8`.",
+    ]
+    return _write(
+        out, "table8", "Table 8: NAdamW search space (ViT, Conformer)", pd.DataFrame(rows), notes
+    )
+
+
+def render_table9(profile: str, runs: Path, out: Path) -> Path:
+    """The LM grid, straight from sweeps/table9.py."""
+    del runs
+    space = table9.sweep(profile).space
+    rows = [
+        {
+            "parameter": k,
+            "value": ", ".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}",
+        }
+        for k, v in space.items()
+    ]
+    notes = [
+        f"{len(table9.sweep(profile).trials)} trials on `{table9.MODEL[profile]}` "
+        "(`python -m sweeps.run sweeps/table9.py`).",
+        "Regenerate: `make reproduce-table-9`.",
+    ]
+    return _write(
+        out, "table9", "Table 9: language-model hyperparameter grid", pd.DataFrame(rows), notes
+    )
+
+
+TABLES = {"table1": render_table1, "table8": render_table8, "table9": render_table9}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table")
@@ -112,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table not in TABLES:
         print(f"error: table {args.table!r}: accepted: {', '.join(TABLES)}", file=sys.stderr)
         return 2
-    print(f"wrote {render_table1(args.profile, args.runs, args.out)}")
+    print(f"wrote {TABLES[args.table](args.profile, args.runs, args.out)}")
     return 0
 
 

@@ -127,3 +127,18 @@ def test_table1_renders_from_run_records_with_missing_and_diverged_cells(tmp_pat
     assert "seed 0 missing; seed 1 missing; seed 2 missing" in md  # tiny-wide: no runs
     assert "-1.96%" in md  # 5.0 / 5.1 - 1
     assert (out / "table1.csv").read_text().count("\n") == 4
+
+
+def test_tables_8_and_9_render_the_sweep_files_search_spaces(tmp_path):
+    from sweeps import table8, table9
+
+    assert render.main(["table9", "--out", str(tmp_path)]) == 0
+    assert render.main(["table8", "--out", str(tmp_path)]) == 0
+    t9, t8 = (tmp_path / "table9.md").read_text(), (tmp_path / "table8.md").read_text()
+    assert "| optim.learning_rate | 0.1, 0.01, 0.001, 0.0001, 1e-05 |" in t9
+    assert "| optim.eps | 1e-24 |" in t9 and "15 trials" in t9
+    assert len(table9.sweep("tiny").trials) == 15
+    assert "| optim.one_minus_beta1 | 0.01 | 0.15 | log |" in t8
+    assert "| optim.b2 | - | - | 0.9, 0.99, 0.999 |" in t8
+    assert table8.trials(5, seed=3) == table8.trials(5, seed=3)
+    assert all(p["optim.warmup_factor"] == 0.05 for p in table8.trials(5))
