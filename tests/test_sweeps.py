@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analysis import render
@@ -142,3 +143,18 @@ def test_tables_8_and_9_render_the_sweep_files_search_spaces(tmp_path):
     assert "| optim.b2 | - | - | 0.9, 0.99, 0.999 |" in t8
     assert table8.trials(5, seed=3) == table8.trials(5, seed=3)
     assert all(p["optim.warmup_factor"] == 0.05 for p in table8.trials(5))
+
+
+def test_figures_render_from_run_records(tmp_path):
+    from analysis import plots
+
+    fixtures = ROOT / "tests/fixtures/runs"
+    for figure in ("figure2", "figure3", "figure6"):
+        assert plots.main([figure, "--runs", str(fixtures), "--out", str(tmp_path)]) == 0
+        assert (tmp_path / f"{figure}.png").stat().st_size > 10_000
+    spikes = (tmp_path / "figure6_spikes.md").read_text()
+    assert "| 32 layers, MLP 2048 | tiny | softmax | 1, 1, 1 | 1.0 |" in spikes
+    assert "| 32 layers, MLP 2048 | tiny | laser | 0, 0, 0 | 0.0 |" in spikes
+    assert "| 32 layers, MLP 4096 | tiny-wide | laser | no runs | n/a |" in spikes
+    assert plots.spikes(np.array([1.0] * 25 + [2.0])) == 1
+    assert plots.main(["figure99", "--out", str(tmp_path)]) == 2
