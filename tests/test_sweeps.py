@@ -158,3 +158,29 @@ def test_figures_render_from_run_records(tmp_path):
     assert "| 32 layers, MLP 4096 | tiny-wide | laser | no runs | n/a |" in spikes
     assert plots.spikes(np.array([1.0] * 25 + [2.0])) == 1
     assert plots.main(["figure99", "--out", str(tmp_path)]) == 2
+
+
+def test_power_law_fit_recovers_exact_laws_and_the_saving():
+    from analysis import scaling_law
+
+    n = np.array([1e6, 2e6, 4e6, 8e6])
+    laser, std = scaling_law.fit(n, 20 * n**-0.1), scaling_law.fit(n, 21 * n**-0.1)
+    assert laser.a == pytest.approx(20) and laser.b == pytest.approx(-0.1)
+    assert laser.b_err < 1e-6
+    # Same exponent: LASER reaches any loss with (20/21)^(1/0.1) of the parameters.
+    saving = scaling_law.parameter_saving(laser, std, 10.0)
+    assert saving == pytest.approx(1 - (20 / 21) ** 10)
+    with pytest.raises(ValueError, match="fit: got 1 points"):
+        scaling_law.fit([1e6], [3.0])
+
+
+def test_figures_4_and_5_render_the_fit_from_run_records(tmp_path):
+    from analysis import plots
+
+    fixtures = ROOT / "tests/fixtures/runs"
+    assert plots.main(["figure4", "--runs", str(fixtures), "--out", str(tmp_path)]) == 0
+    assert plots.main(["figure5", "--runs", str(fixtures), "--out", str(tmp_path)]) == 0
+    fit = (tmp_path / "figure4_fit.md").read_text()
+    assert "- laser: a = 20 ±" in fit and "b = -0.1000" in fit
+    assert f"{100 * (1 - (20 / 21) ** 10):+.1f}% fewer" in fit
+    assert (tmp_path / "figure4.png").exists() and (tmp_path / "figure5.png").exists()

@@ -12,6 +12,8 @@ Profiles (the `paper-*` ones match the paper; tiny ones mirror Table 1's rows on
   tiny-shallow  2 layers, d 128, 4x32 heads, MLP 512      (mirrors row 1: half the layers, MLP 4d)
   tiny          4 layers, d 128, 4x32 heads, MLP 256      (mirrors row 2: MLP 2d)
   tiny-wide     4 layers, d 128, 4x32 heads, MLP 512      (mirrors row 3: MLP 4d)
+  tiny-1.1b     4 layers, d 192, 4x48 heads, MLP 384      (Figure 4/5 size analog of 1.1B)
+  tiny-2.2b     4 layers, d 192, 4x96 heads, MLP 768      (Figure 4/5 size analog of 2.2B)
 Expected (paper, Table 1, test loss standard -> LASER): see experiments/c4_lm/README.md.
 
 Paper settings: batch 1024 sequences x 1024 tokens, 160,000 steps (~167.8B tokens), AdamW
@@ -50,6 +52,8 @@ SIZES = {
     "tiny-shallow": (2, 128, 4, 32, 512),
     "tiny": (4, 128, 4, 32, 256),
     "tiny-wide": (4, 128, 4, 32, 512),
+    "tiny-1.1b": (4, 192, 4, 48, 384),  # Figure 4/5 analogs: heads*head_dim = d, MLP 2d
+    "tiny-2.2b": (4, 192, 4, 96, 768),  # heads*head_dim = 2d, MLP 4d, as the 2.2B model
 }
 PROFILES = tuple(SIZES)
 # Stated sizes, for the parameter-count test (within 5%).

@@ -1,0 +1,31 @@
+"""Figure 4 (and 5): final test loss against parameter count, five sizes x {LASER, standard},
+for the power-law fit f(n) = a * n^b; Figure 5 plots the two largest sizes' curves.
+
+    make reproduce-figure-4 [PROFILE=paper]   (paper profiles need C4_TOKENIZER, see table1.py)
+"""
+
+from __future__ import annotations
+
+import os
+
+from sweeps.spec import Sweep, Trial
+
+CONFIG = "experiments/c4_lm/config.py"
+PROFILES = ("tiny", "paper")
+ATTENTIONS = ("laser", "softmax")
+SIZES = {
+    "paper": ("paper-234m", "paper-301m", "paper-435m", "paper-1.1b", "paper-2.2b"),
+    "tiny": ("tiny-shallow", "tiny", "tiny-wide", "tiny-1.1b", "tiny-2.2b"),
+}
+
+
+def sweep(profile: str) -> Sweep:
+    extra = ()
+    if profile == "paper" and os.environ.get("C4_TOKENIZER"):
+        extra = (("data.tokenizer_path", os.environ["C4_TOKENIZER"]),)
+    trials = tuple(
+        Trial(f"{size}-{attention}", CONFIG, size, (("model.attention", attention), *extra))
+        for size in SIZES[profile]
+        for attention in ATTENTIONS
+    )
+    return Sweep("figure4", trials, metric="test/loss", description=__doc__)
