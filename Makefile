@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 PROFILE ?= tiny
 export PYTHONHASHSEED := 0
 
-.PHONY: setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 clean-venv help
+.PHONY: setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | reproduce-appendix-a5 [PROFILE=tiny|paper]"
@@ -62,12 +62,17 @@ reproduce-figure-4 reproduce-figure-5: reproduce-figure-%: setup
 	$(PY) -m sweeps.run sweeps/figure4.py --profile $(PROFILE); status=$$?; \
 	$(PY) -m analysis.plots figure$* --profile $(PROFILE) && exit $$status
 
+# LAMB ablation and Table 11 (float32 vs bfloat16) share one sweep and one renderer.
+reproduce-table-11 reproduce-lamb: setup
+	$(PY) -m sweeps.run sweeps/ablations.py --profile $(PROFILE); status=$$?; \
+	$(PY) -m analysis.render table11 --profile $(PROFILE) && exit $$status
+
 # Tables 8 and 9 are search spaces: rendered straight from the sweep files.
 reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
 	$(PY) -m analysis.render table$* --profile $(PROFILE)
 
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := table-1 table-8 table-9 figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
+AVAILABLE := table-1 table-8 table-9 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:

@@ -247,6 +247,7 @@ TABLE_8 = {
         "1 - beta_1": {"min": 1e-2, "max": 0.15, "scaling": "log"},
         "beta_2": {"feasible_points": (0.9, 0.99, 0.999)},
         "warmup_factor": {"feasible_points": (0.05,)},
+        # OCR "5x 1072" read as 5e-2; ../shared/REFERENCE.md (AlgoPerf) says 5e-3: sweeps/table8.py
         "weight_decay": {"min": 5e-2, "max": 1.0, "scaling": "log"},
         "label_smoothing": {"feasible_points": (0.1, 0.2)},
         "dropout_rate": {"feasible_points": (0.1,)},

@@ -19,21 +19,27 @@ import pandas as pd
 from analysis import paper
 from analysis.tables import markdown
 from laser.train import records
-from sweeps import table1, table8, table9
+from sweeps import ablations, table1, table8, table9
 from sweeps.run import ROOT
 
 
-def _seeds(base: Path, profile_name: str, attention: str, metric: str):
-    """Final values of the seeds of one cell, and notes on the ones that are not done."""
+def _values(base: Path, trials: dict[str, str], metric: str):
+    """Final `metric` of the trials {label: trial name} that are done; notes for the others."""
     values, notes = [], []
-    for seed in table1.SEEDS:
-        status = records.read_status(base / f"{profile_name}-{attention}-seed{seed}")
+    for label, name in trials.items():
+        status = records.read_status(base / name)
         state = status["status"] if status else "missing"
         if state == "done":
             values.append(status["final"][metric])
         else:
-            notes.append(f"seed {seed} {state}")
+            notes.append(f"{label} {state}")
     return values, notes
+
+
+def _seeds(base: Path, profile_name: str, attention: str, metric: str):
+    """One Table 1 cell: the seeds of (profile, attention)."""
+    names = {f"seed {s}": f"{profile_name}-{attention}-seed{s}" for s in table1.SEEDS}
+    return _values(base, names, metric)
 
 
 def _cell(values: list[float], notes: list[str]) -> str:
@@ -156,7 +162,82 @@ def render_table9(profile: str, runs: Path, out: Path) -> Path:
     )
 
 
-TABLES = {"table1": render_table1, "table8": render_table8, "table9": render_table9}
+def _diff(laser: list[float], standard: list[float]) -> str:
+    if not (laser and standard):
+        return "n/a"
+    return f"{100 * (statistics.mean(laser) / statistics.mean(standard) - 1):+.2f}%"
+
+
+def render_ablations(profile: str, runs: Path, out: Path) -> list[Path]:
+    """LAMB (301M analog, 3 seeds; train and test loss) and Table 11 (float32 vs bfloat16)."""
+    base = runs / f"ablations-{profile}"
+    lamb_rows = []
+    for split in ("train", "test"):
+        cells = {}
+        for attention in ablations.ATTENTIONS:
+            names = {f"seed {s}": f"lamb-{attention}-seed{s}" for s in ablations.LAMB_SEEDS}
+            cells[attention] = _values(base, names, f"{split}/loss")
+        p = paper.LAMB[split]
+        lamb_rows.append(
+            {
+                "loss": split,
+                "paper LASER": p["laser"],
+                "paper standard": p["standard"],
+                "paper LASER vs standard": f"{100 * (p['laser'] / p['standard'] - 1):+.2f}%",
+                "ours LASER": _cell(*cells["laser"]),
+                "ours standard": _cell(*cells["softmax"]),
+                "ours LASER vs standard": _diff(cells["laser"][0], cells["softmax"][0]),
+            }
+        )
+    precision_rows = []
+    for dtype, label in (("float32", "FP32"), ("bfloat16", "BF16")):
+        cells = {
+            a: _values(base, {"run": f"{dtype}-{a}"}, "test/loss") for a in ("laser", "softmax")
+        }
+        p_laser, p_std = paper.TABLE_11["rows"][label]
+        precision_rows.append(
+            {
+                "precision": label,
+                "paper LASER": p_laser,
+                "paper standard": p_std,
+                "paper LASER vs standard": f"{100 * (p_laser / p_std - 1):+.2f}%",
+                "ours LASER": _cell(*cells["laser"]),
+                "ours standard": _cell(*cells["softmax"]),
+                "ours LASER vs standard": _diff(cells["laser"][0], cells["softmax"][0]),
+            }
+        )
+    where = f"run records in `results/runs/ablations-{profile}/`"
+    lamb = _write(
+        out,
+        "lamb",
+        "LAMB ablation (301M model): LASER vs standard attention",
+        pd.DataFrame(lamb_rows),
+        [
+            f"Model `{ablations.LAMB_MODEL[profile]}`, optimizer LAMB, seeds "
+            f"{list(ablations.LAMB_SEEDS)}; {where}.",
+            "Regenerate: `make reproduce-lamb`.",
+        ],
+    )
+    t11 = _write(
+        out,
+        "table11",
+        "Table 11: float32 vs bfloat16, LASER vs standard attention",
+        pd.DataFrame(precision_rows),
+        [
+            f"Model `{ablations.PRECISION_MODEL[profile]}`, one seed per cell; {where}.",
+            "Regenerate: `make reproduce-table-11`.",
+        ],
+    )
+    return [lamb, t11]
+
+
+TABLES = {
+    "table1": render_table1,
+    "table8": render_table8,
+    "table9": render_table9,
+    "table11": render_ablations,
+    "lamb": render_ablations,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.table not in TABLES:
         print(f"error: table {args.table!r}: accepted: {', '.join(TABLES)}", file=sys.stderr)
         return 2
-    print(f"wrote {TABLES[args.table](args.profile, args.runs, args.out)}")
+    written = TABLES[args.table](args.profile, args.runs, args.out)
+    for path in written if isinstance(written, list) else [written]:
+        print(f"wrote {path}")
     return 0
 
 

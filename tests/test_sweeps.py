@@ -184,3 +184,15 @@ def test_figures_4_and_5_render_the_fit_from_run_records(tmp_path):
     assert "- laser: a = 20 ±" in fit and "b = -0.1000" in fit
     assert f"{100 * (1 - (20 / 21) ** 10):+.1f}% fewer" in fit
     assert (tmp_path / "figure4.png").exists() and (tmp_path / "figure5.png").exists()
+
+
+def test_lamb_and_table11_render_from_run_records(tmp_path):
+    from sweeps import ablations
+
+    assert len(ablations.sweep("tiny").trials) == 10
+    fixtures = ROOT / "tests/fixtures/runs"
+    assert render.main(["table11", "--runs", str(fixtures), "--out", str(tmp_path)]) == 0
+    lamb, t11 = (tmp_path / "lamb.md").read_text(), (tmp_path / "table11.md").read_text()
+    assert "| test | 2.741 | 2.758 | -0.62% | 5.000 ± 0.100 (n=3) | 5.200 ± 0.100 (n=3) |" in lamb
+    assert "| FP32 | 2.326 | 2.344 | -0.77% | 4.800 (n=1) | 4.900 (n=1) | -2.04% |" in t11
+    assert "| BF16 | 2.333 | 2.35 | -0.72% | run diverged | run missing | n/a |" in t11

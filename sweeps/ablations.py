@@ -1,0 +1,46 @@
+"""Two ablations of the C4 LM as sweeps: the LAMB optimiser on the 301M model (§4.1) and
+float32 vs bfloat16 on the 2.2B model (Table 11). `make reproduce-table-11`, `make reproduce-lamb`.
+
+    python -m sweeps.run sweeps/ablations.py --profile tiny
+"""
+
+from __future__ import annotations
+
+import os
+
+from sweeps.spec import Sweep, Trial
+
+CONFIG = "experiments/c4_lm/config.py"
+PROFILES = ("tiny", "paper")
+ATTENTIONS = ("laser", "softmax")
+LAMB_SEEDS = (0, 1, 2)
+LAMB_MODEL = {"paper": "paper-301m", "tiny": "tiny"}
+PRECISION_MODEL = {"paper": "paper-2.2b", "tiny": "tiny-2.2b"}
+DTYPES = ("float32", "bfloat16")
+
+
+def sweep(profile: str) -> Sweep:
+    extra = ()
+    if profile == "paper" and os.environ.get("C4_TOKENIZER"):
+        extra = (("data.tokenizer_path", os.environ["C4_TOKENIZER"]),)
+    lamb = tuple(
+        Trial(
+            f"lamb-{attention}-seed{seed}",
+            CONFIG,
+            LAMB_MODEL[profile],
+            (("model.attention", attention), ("optim.name", "lamb"), ("train.seed", seed), *extra),
+        )
+        for attention in ATTENTIONS
+        for seed in LAMB_SEEDS
+    )
+    precision = tuple(
+        Trial(
+            f"{dtype}-{attention}",
+            CONFIG,
+            PRECISION_MODEL[profile],
+            (("model.attention", attention), ("model.dtype", dtype), *extra),
+        )
+        for dtype in DTYPES
+        for attention in ATTENTIONS
+    )
+    return Sweep("ablations", lamb + precision, metric="test/loss", description=__doc__)
