@@ -1,5 +1,8 @@
 """Train one run: `python -m laser.main --config <file>:<profile>[,key=value] --workdir <dir>
-[--config.key=value ...]`.
+[--hparams-from <sweep>/best.json] [--config.key=value ...]`.
+
+`--hparams-from` applies the overrides of a sweep's best trial (sweeps/run.py writes best.json),
+except the seed; explicit `--config.` overrides still win.
 
 A bad config file, profile, key or value prints one line naming it and what is accepted, and
 exits with status 2 before anything is written. A workdir that holds a checkpoint resumes.
@@ -8,6 +11,7 @@ exits with status 2 before anything is written. A workdir that holds a checkpoin
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from laser import configs
@@ -19,6 +23,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument("--config", required=True, help="<file>.py:<profile>[,key=value,...]")
     parser.add_argument("--workdir", required=True)
+    parser.add_argument("--hparams-from", default=None, help="a sweep's best.json")
     args, rest = parser.parse_known_args(argv)
     overrides = []
     for item in rest:
@@ -27,7 +32,22 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                 f"argument {item!r}: accepted: --config.<key>=<value> overrides"
             )
         overrides.append(item[len("--config.") :])
+    if args.hparams_from:
+        overrides = best_overrides(args.hparams_from) + overrides
     return args, overrides
+
+
+def best_overrides(path: str) -> list[str]:
+    """key=value overrides of the best trial recorded in a sweep's best.json (seed excluded)."""
+    try:
+        with open(path) as f:
+            best = json.load(f)["best"]
+        items = best["overrides"].items()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise configs.ConfigError(
+            f"--hparams-from {path!r}: accepted: a sweep's best.json with a finished best trial"
+        ) from None
+    return [f"{k}={v}" for k, v in items if k != "train.seed"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -204,3 +204,38 @@ def test_paper_profile_trains_3_steps_on_mocked_c4(tmp_path):
     assert records.read_status(workdir)["status"] == "done"
     assert sorted(_train_losses(workdir)) == [1, 2, 3]
     assert {r["split"] for r in records.read_metrics(workdir)} == {"train", "test"}
+
+
+def test_hparams_from_a_sweeps_best_trial(tmp_path):
+    best = tmp_path / "best.json"
+    best.write_text(
+        json.dumps(
+            {
+                "best": {
+                    "overrides": {
+                        "optim.learning_rate": 0.01,
+                        "optim.weight_decay": 1.0,
+                        "train.seed": 7,
+                    }
+                }
+            }
+        )
+    )
+    args, overrides = main.parse(
+        [
+            "--config",
+            f"{CONFIG}:tiny",
+            "--workdir",
+            "w",
+            "--hparams-from",
+            str(best),
+            "--config.optim.weight_decay=0.5",
+        ]
+    )
+    config = configs.load(args.config, overrides)
+    assert config.optim.learning_rate == 0.01 and config.optim.weight_decay == 0.5
+    assert config.train.seed == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"best": None}))
+    with pytest.raises(configs.ConfigError, match="--hparams-from"):
+        main.parse(["--config", "c", "--workdir", "w", "--hparams-from", str(bad)])
