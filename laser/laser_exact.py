@@ -66,13 +66,8 @@ def _slice_keys(x: jax.Array | None, start: jax.Array, size: int) -> jax.Array |
     return jax.lax.dynamic_slice_in_dim(x, start, size, axis=3)
 
 
-def _tile(q, kb, vb, bias, vis: Visibility, start, bk):
-    """Everything the fast path needs about one key block.
-
-    Returns logits [B,N,T,bk] (NEG where invisible), visible (bool or None), row max r
-    [B,N,T,1] (NEG if the row sees nothing in the block), P = exp(l - r) masked, column max m
-    [B,N,1,H] over the block's keys that some query sees, E = exp(v - m) masked.
-    """
+def _logits(q, kb, bias, vis: Visibility, start, bk):
+    """Logits of one key block [B,N,T,bk], NEG where invisible, and the visibility (or None)."""
     logits = jnp.einsum("bnth,bnsh->bnts", q, kb)
     b = _slice_keys(bias, start, bk)
     if b is not None:
@@ -80,6 +75,17 @@ def _tile(q, kb, vb, bias, vis: Visibility, start, bk):
     visible = vis.block(start, bk)
     if visible is not None:
         logits = jnp.where(visible, logits, NEG)
+    return logits, visible
+
+
+def _tile(q, kb, vb, bias, vis: Visibility, start, bk):
+    """Everything the fast path needs about one key block.
+
+    Returns logits [B,N,T,bk] (NEG where invisible), visible (bool or None), row max r
+    [B,N,T,1] (NEG if the row sees nothing in the block), P = exp(l - r) masked, column max m
+    [B,N,1,H] over the block's keys that some query sees, E = exp(v - m) masked.
+    """
+    logits, visible = _logits(q, kb, bias, vis, start, bk)
     r = jnp.max(logits, axis=-1, keepdims=True)
     p = jnp.exp(logits - r)
     if visible is not None:
@@ -133,13 +139,7 @@ def _forward_direct(q, ks, vs, bias, vis, bk):
 
     def block(carry, xs):
         kb, vb, i = xs
-        logits = jnp.einsum("bnth,bnsh->bnts", q, kb)
-        b = _slice_keys(bias, i * bk, bk)
-        if b is not None:
-            logits = logits + b
-        visible = vis.block(i * bk, bk)
-        if visible is not None:
-            logits = jnp.where(visible, logits, NEG)
+        logits, visible = _logits(q, kb, bias, vis, i * bk, bk)
 
         def key(carry, xs):
             shift, acc = carry
@@ -231,13 +231,7 @@ def _bwd(block_size, res, g):
         return logits, visible, dl, dv
 
     def direct_block(i, kb, vb):
-        logits = jnp.einsum("bnth,bnsh->bnts", qf, kb)
-        b = _slice_keys(bias_f, i * bk, bk)
-        if b is not None:
-            logits = logits + b
-        visible = vis_p.block(i * bk, bk)
-        if visible is not None:
-            logits = jnp.where(visible, logits, NEG)
+        logits, visible = _logits(qf, kb, bias_f, vis_p, i * bk, bk)
 
         def key(_, xs):
             l_s, v_s = xs  # [B,N,T,1], [B,N,1,H]

@@ -111,23 +111,28 @@ class CausalLMTask:
             return self._local(full)
         return self._c4_batch(step)
 
-    def _c4_batch(self, step: int) -> Batch:
+    def _c4_dataset(self, split: str):
+        """This process's shard of tfds c4 `split`, tokenized, packed and batched."""
         from laser.data import c4
 
+        d = self.config.data
+        return c4.c4_dataset(
+            split,
+            d.tokenizer_path,
+            self.seq_len,
+            self.local_batch,
+            self.seed,
+            data_dir=d.tfds_data_dir or None,
+            process_index=self.process,
+            process_count=self.processes,
+            name=d.tfds_name,
+        )
+
+    def _c4_batch(self, step: int) -> Batch:
         # A tf.data iterator positioned at `step` (skip() on resume: O(step), documented).
         it = self._c4.get("train")
         if it is None or it[0] != step:
-            ds = c4.c4_dataset(
-                "train",
-                self.config.data.tokenizer_path,
-                self.seq_len,
-                self.local_batch,
-                self.seed,
-                data_dir=self.config.data.tfds_data_dir or None,
-                process_index=self.process,
-                process_count=self.processes,
-            ).skip(step)
-            it = (step, iter(ds.as_numpy_iterator()))
+            it = (step, iter(self._c4_dataset("train").skip(step).as_numpy_iterator()))
         batch = next(it[1])
         self._c4["train"] = (step + 1, it[1])
         return batch
@@ -138,19 +143,7 @@ class CausalLMTask:
             for b in batches.eval_batches(self._tokens[split], self.batch_size, self.seq_len, n):
                 yield self._local(b)
             return
-        from laser.data import c4
-
-        ds = c4.c4_dataset(
-            "validation",
-            self.config.data.tokenizer_path,
-            self.seq_len,
-            self.local_batch,
-            self.seed,
-            data_dir=self.config.data.tfds_data_dir or None,
-            process_index=self.process,
-            process_count=self.processes,
-        )
-        yield from ds.take(n).as_numpy_iterator()
+        yield from self._c4_dataset("validation").take(n).as_numpy_iterator()
 
     def items(self, batch: Batch) -> int:
         return int(np.asarray(batch["weights"]).sum())
