@@ -145,15 +145,22 @@ def _param_count(profile: str) -> int:
     return param_count(build_model(config.model))
 
 
+def _figure4_dir(profile: str, runs: Path, size: str, attention: str) -> Path:
+    from sweeps.run import trial_dir
+
+    sweep = figure4_sweep.sweep(profile)
+    trial = next(t for t in sweep.trials if t.name == f"{size}-{attention}")
+    return trial_dir(sweep, profile, runs, trial)
+
+
 def figure4(profile: str, runs: Path, out: Path) -> list[Path]:
     """Final test loss vs parameters with a power-law fit per attention kind."""
-    base = runs / f"figure4-{profile}"
     fig, ax = plt.subplots(figsize=(6, 4))
     fits, rows = {}, []
     for attention in ("laser", "softmax"):
         points = []
         for size in figure4_sweep.SIZES[profile]:
-            status = records.read_status(base / f"{size}-{attention}")
+            status = records.read_status(_figure4_dir(profile, runs, size, attention))
             state = status["status"] if status else "missing"
             loss = status["final"]["test/loss"] if state == "done" else None
             n = _param_count(size)
@@ -213,7 +220,6 @@ def figure4(profile: str, runs: Path, out: Path) -> list[Path]:
 
 def figure5(profile: str, runs: Path, out: Path) -> list[Path]:
     """Train and test loss curves of the two largest sizes."""
-    base = runs / f"figure4-{profile}"
     sizes = figure4_sweep.SIZES[profile][-2:]
     fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
     for col, size in enumerate(sizes):
@@ -222,7 +228,7 @@ def figure5(profile: str, runs: Path, out: Path) -> list[Path]:
             for attention in ("laser", "softmax"):
                 rows = [
                     r
-                    for r in records.read_metrics(base / f"{size}-{attention}")
+                    for r in records.read_metrics(_figure4_dir(profile, runs, size, attention))
                     if r["split"] == split and r["name"] == "loss"
                 ]
                 if rows:

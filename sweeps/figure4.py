@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from sweeps import table1
 from sweeps.spec import Sweep, Trial
 
 CONFIG = "experiments/c4_lm/config.py"
@@ -23,8 +24,16 @@ def sweep(profile: str) -> Sweep:
     extra = ()
     if profile == "paper" and os.environ.get("C4_TOKENIZER"):
         extra = (("data.tokenizer_path", os.environ["C4_TOKENIZER"]),)
+    shared = set(SIZES[profile]) & {p[profile] for _, p in table1.ROWS}
     trials = tuple(
-        Trial(f"{size}-{attention}", CONFIG, size, (("model.attention", attention), *extra))
+        Trial(
+            f"{size}-{attention}",
+            CONFIG,
+            size,
+            (("model.attention", attention), ("train.seed", 0), *extra),
+            # Table 1's seed-0 run of the same size is this very run: share its workdir.
+            workdir=f"table1-{profile}/{size}-{attention}-seed0" if size in shared else "",
+        )
         for size in SIZES[profile]
         for attention in ATTENTIONS
     )

@@ -49,6 +49,11 @@ def sweep_dir(sweep: Sweep, profile: str, runs: Path) -> Path:
     return runs / f"{sweep.name}-{profile}"
 
 
+def trial_dir(sweep: Sweep, profile: str, runs: Path, trial: Trial) -> Path:
+    """A trial's workdir: its own, or one it shares with another sweep (Trial.workdir)."""
+    return runs / trial.workdir if trial.workdir else sweep_dir(sweep, profile, runs) / trial.name
+
+
 def _die_with_parent():  # runs in the child between fork and exec
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -66,7 +71,7 @@ def run(sweep: Sweep, profile: str, runs: Path, jobs: int = 1) -> dict:
     base = sweep_dir(sweep, profile, runs)
     todo = []
     for trial in sweep.trials:
-        status = records.read_status(base / trial.name)
+        status = records.read_status(trial_dir(sweep, profile, runs, trial))
         if not (status and status["status"] == "done"):
             todo.append(trial)
     bar = tqdm(total=len(sweep.trials), initial=len(sweep.trials) - len(todo), desc=sweep.name)
@@ -75,7 +80,7 @@ def run(sweep: Sweep, profile: str, runs: Path, jobs: int = 1) -> dict:
     while todo or active:
         while todo and len(active) < jobs:
             trial = todo.pop(0)
-            active[trial.name] = _launch(trial, base / trial.name)
+            active[trial.name] = _launch(trial, trial_dir(sweep, profile, runs, trial))
         time.sleep(0.2)
         for name, proc in list(active.items()):
             if proc.poll() is not None:
@@ -84,18 +89,19 @@ def run(sweep: Sweep, profile: str, runs: Path, jobs: int = 1) -> dict:
                 if proc.returncode != 0:
                     failed.append(name)
     bar.close()
-    best = rank(sweep, base)
+    best = rank(sweep, base, profile, runs)
     records.write_json(base / "best.json", best)
     if failed:
         print(f"{len(failed)} trial(s) did not finish: {', '.join(failed)} (see train.log)")
     return best
 
 
-def rank(sweep: Sweep, base: Path) -> dict:
+def rank(sweep: Sweep, base: Path, profile: str = "", runs: Path | None = None) -> dict:
     """Trials ordered by the sweep's metric (lower first); diverged/failed/missing last."""
     rows = []
     for trial in sweep.trials:
-        status = records.read_status(base / trial.name) or {"status": "missing"}
+        where = trial_dir(sweep, profile, runs, trial) if runs else base / trial.name
+        status = records.read_status(where) or {"status": "missing"}
         value = status.get("final", {}).get(sweep.metric) if status["status"] == "done" else None
         rows.append(
             {
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     base = sweep_dir(sweep, args.profile, args.runs)
     if args.dry_run:
         for trial in sweep.trials:
-            print(shlex.join(trial.command(str(base / trial.name))))
+            print(shlex.join(trial.command(str(trial_dir(sweep, args.profile, args.runs, trial)))))
         return 0
     best = run(sweep, args.profile, args.runs, args.jobs)
     done = sum(r["status"] == "done" for r in best["ranking"])

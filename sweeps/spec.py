@@ -24,6 +24,9 @@ class Trial:
     config: str  # path of an experiment's config.py
     profile: str
     overrides: tuple[tuple[str, Any], ...] = ()
+    # Where the run lives, relative to the runs root; empty = "<sweep>-<profile>/<name>". Sweeps
+    # that need the same run (same config, same seed) point to one workdir and share it.
+    workdir: str = ""
 
     def command(self, workdir: str, python: str = "python") -> list[str]:
         args = [python, "-m", "laser.main", "--config", f"{self.config}:{self.profile}"]

@@ -176,10 +176,21 @@ def test_power_law_fit_recovers_exact_laws_and_the_saving():
 
 def test_figures_4_and_5_render_the_fit_from_run_records(tmp_path):
     from analysis import plots
+    from sweeps import figure4
+    from sweeps.run import trial_dir
 
-    fixtures = ROOT / "tests/fixtures/runs"
-    assert plots.main(["figure4", "--runs", str(fixtures), "--out", str(tmp_path)]) == 0
-    assert plots.main(["figure5", "--runs", str(fixtures), "--out", str(tmp_path)]) == 0
+    # Records whose losses follow exact power laws: LASER 20 n^-0.1, standard 21 n^-0.1.
+    runs, sweep = tmp_path / "runs", figure4.sweep("tiny")
+    for trial in sweep.trials:
+        n = plots._param_count(trial.profile)
+        a = 20.0 if trial.name.endswith("laser") else 21.0
+        where = trial_dir(sweep, "tiny", runs, trial)
+        records.set_status(where, "done", final={"test/loss": a * n**-0.1})
+    assert sum(bool(t.workdir) for t in sweep.trials) == 6  # shared with Table 1's seed-0 runs
+    out = tmp_path / "figs"
+    assert plots.main(["figure4", "--runs", str(runs), "--out", str(out)]) == 0
+    assert plots.main(["figure5", "--runs", str(runs), "--out", str(out)]) == 0
+    tmp_path = out
     fit = (tmp_path / "figure4_fit.md").read_text()
     assert "- laser: a = 20 ±" in fit and "b = -0.1000" in fit
     assert f"{100 * (1 - (20 / 21) ** 10):+.1f}% fewer" in fit
