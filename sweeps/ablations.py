@@ -6,9 +6,7 @@ float32 vs bfloat16 on the 2.2B model (Table 11). `make reproduce-table-11`, `ma
 
 from __future__ import annotations
 
-import os
-
-from sweeps.spec import Sweep, Trial
+from sweeps.spec import Sweep, Trial, c4_tokenizer
 
 CONFIG = "experiments/c4_lm/config.py"
 PROFILES = ("tiny", "paper")
@@ -20,9 +18,7 @@ DTYPES = ("float32", "bfloat16")
 
 
 def sweep(profile: str) -> Sweep:
-    extra = ()
-    if profile == "paper" and os.environ.get("C4_TOKENIZER"):
-        extra = (("data.tokenizer_path", os.environ["C4_TOKENIZER"]),)
+    extra = c4_tokenizer(profile)
     lamb = tuple(
         Trial(
             f"lamb-{attention}-seed{seed}",

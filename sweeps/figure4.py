@@ -6,10 +6,8 @@ for the power-law fit f(n) = a * n^b; Figure 5 plots the two largest sizes' curv
 
 from __future__ import annotations
 
-import os
-
 from sweeps import table1
-from sweeps.spec import Sweep, Trial
+from sweeps.spec import Sweep, Trial, c4_tokenizer
 
 CONFIG = "experiments/c4_lm/config.py"
 PROFILES = ("tiny", "paper")
@@ -21,9 +19,7 @@ SIZES = {
 
 
 def sweep(profile: str) -> Sweep:
-    extra = ()
-    if profile == "paper" and os.environ.get("C4_TOKENIZER"):
-        extra = (("data.tokenizer_path", os.environ["C4_TOKENIZER"]),)
+    extra = c4_tokenizer(profile)
     shared = set(SIZES[profile]) & {p[profile] for _, p in table1.ROWS}
     trials = tuple(
         Trial(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -73,6 +74,13 @@ class Choice:
             "-",
             ", ".join(f"{p:g}" if isinstance(p, float) else str(p) for p in self.points),
         )
+
+
+def c4_tokenizer(profile: str) -> tuple[tuple[str, str], ...]:
+    """The override that points paper-scale C4 runs at the user's 32k SentencePiece model
+    (environment variable C4_TOKENIZER); nothing for tiny profiles or when it is unset."""
+    path = os.environ.get("C4_TOKENIZER", "")
+    return (("data.tokenizer_path", path),) if profile == "paper" and path else ()
 
 
 def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:

@@ -9,9 +9,7 @@ Paper profiles need the C4 SentencePiece model: set C4_TOKENIZER=/path/to/spm.mo
 
 from __future__ import annotations
 
-import os
-
-from sweeps.spec import Sweep, Trial
+from sweeps.spec import Sweep, Trial, c4_tokenizer
 
 CONFIG = "experiments/c4_lm/config.py"
 PROFILES = ("tiny", "paper")
@@ -26,9 +24,7 @@ ROWS = (
 
 
 def sweep(profile: str) -> Sweep:
-    extra = ()
-    if profile == "paper" and os.environ.get("C4_TOKENIZER"):
-        extra = (("data.tokenizer_path", os.environ["C4_TOKENIZER"]),)
+    extra = c4_tokenizer(profile)
     trials = tuple(
         Trial(
             name=f"{profiles[profile]}-{attention}-seed{seed}",

@@ -8,9 +8,7 @@ did, with standard attention (the baseline being tuned; the paper reuses the win
 
 from __future__ import annotations
 
-import os
-
-from sweeps.spec import Sweep, Trial, grid, trial_name
+from sweeps.spec import Sweep, Trial, c4_tokenizer, grid, trial_name
 
 CONFIG = "experiments/c4_lm/config.py"
 PROFILES = ("tiny", "paper")
@@ -23,9 +21,7 @@ MODEL = {"paper": "paper-234m", "tiny": "tiny-shallow"}  # Table 1's 16-layer ro
 
 
 def sweep(profile: str) -> Sweep:
-    extra = {}
-    if profile == "paper" and os.environ.get("C4_TOKENIZER"):
-        extra["data.tokenizer_path"] = os.environ["C4_TOKENIZER"]
+    extra = dict(c4_tokenizer(profile))
     trials = tuple(
         Trial(trial_name(point), CONFIG, MODEL[profile], tuple({**point, **FIXED, **extra}.items()))
         for point in grid(GRID)
