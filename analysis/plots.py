@@ -209,9 +209,9 @@ def figure4(profile: str, runs: Path, out: Path) -> list[Path]:
         target = float(fits["softmax"](largest))
         saving = scaling_law.parameter_saving(fits["laser"], fits["softmax"], target)
         lines.append(
-            f"- Parameters LASER needs to reach the standard fit's loss at the largest "
-            f"size ({target:.4f}): {100 * saving:+.1f}% fewer (negative = more). Paper: "
-            "15.65% fewer to reach 2.347 on C4."
+            f"- To reach the standard fit's loss at the largest size ({target:.4f}), LASER's fit "
+            f"needs {100 * abs(saving):.1f}% {'fewer' if saving >= 0 else 'more'} parameters. "
+            "Paper: 15.65% fewer to reach 2.347 on C4."
         )
     lines += ["", "Regenerate: `make reproduce-figure-4`.", ""]
     records.write_text(out / "figure4_fit.md", "\n".join(lines))

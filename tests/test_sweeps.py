@@ -193,7 +193,7 @@ def test_figures_4_and_5_render_the_fit_from_run_records(tmp_path):
     tmp_path = out
     fit = (tmp_path / "figure4_fit.md").read_text()
     assert "- laser: a = 20 ±" in fit and "b = -0.1000" in fit
-    assert f"{100 * (1 - (20 / 21) ** 10):+.1f}% fewer" in fit
+    assert f"needs {100 * (1 - (20 / 21) ** 10):.1f}% fewer parameters" in fit
     assert (tmp_path / "figure4.png").exists() and (tmp_path / "figure5.png").exists()
 
 
