@@ -11,7 +11,8 @@ export PYTHONHASHSEED := 0
 .PHONY: setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb clean-venv help
 
 help:
-	@echo "make setup | test | lint | format | bench | bench-attention | reproduce-appendix-a5 [PROFILE=tiny|paper]"
+	@echo "make setup | test | lint | format | bench | bench-attention | bench-train"
+	@echo "make reproduce-{table-1,table-8,table-9,table-11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper]"
 
 # Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
 setup: $(STAMP)
