@@ -52,29 +52,32 @@ def _cell(values: list[float], notes: list[str]) -> str:
     return text + (f" [{'; '.join(notes)}]" if notes else "")
 
 
+def _diff(laser: list[float], standard: list[float]) -> str:
+    if not (laser and standard):
+        return "n/a"
+    return f"{100 * (statistics.mean(laser) / statistics.mean(standard) - 1):+.2f}%"
+
+
+def _comparison(p_laser: float, p_std: float, laser, standard) -> dict:
+    """The paper's pair and ours: laser/standard = (values, notes) from _values."""
+    return {
+        "paper LASER": p_laser,
+        "paper standard": p_std,
+        "paper LASER vs standard": f"{100 * (p_laser / p_std - 1):+.2f}%",
+        "ours LASER": _cell(*laser),
+        "ours standard": _cell(*standard),
+        "ours LASER vs standard": _diff(laser[0], standard[0]),
+    }
+
+
 def table1_frame(profile: str, runs: Path) -> pd.DataFrame:
     base = runs / f"table1-{profile}"
     out = []
     for label, profiles in table1.ROWS:
-        laser_v, laser_n = _seeds(base, profiles[profile], "laser", "test/loss")
-        std_v, std_n = _seeds(base, profiles[profile], "softmax", "test/loss")
-        p_laser, p_std = paper.TABLE_1["rows"][label]
-        ours = "n/a"
-        if laser_v and std_v:
-            diff = statistics.mean(laser_v) / statistics.mean(std_v) - 1
-            ours = f"{100 * diff:+.2f}%"
-        out.append(
-            {
-                "row (paper scale)": label,
-                "profile": profiles[profile],
-                "paper LASER": p_laser,
-                "paper standard": p_std,
-                "paper LASER vs standard": f"{100 * (p_laser / p_std - 1):+.2f}%",
-                "ours LASER": _cell(laser_v, laser_n),
-                "ours standard": _cell(std_v, std_n),
-                "ours LASER vs standard": ours,
-            }
-        )
+        laser = _seeds(base, profiles[profile], "laser", "test/loss")
+        standard = _seeds(base, profiles[profile], "softmax", "test/loss")
+        row = {"row (paper scale)": label, "profile": profiles[profile]}
+        out.append(row | _comparison(*paper.TABLE_1["rows"][label], laser, standard))
     return pd.DataFrame(out)
 
 
@@ -162,12 +165,6 @@ def render_table9(profile: str, runs: Path, out: Path) -> Path:
     )
 
 
-def _diff(laser: list[float], standard: list[float]) -> str:
-    if not (laser and standard):
-        return "n/a"
-    return f"{100 * (statistics.mean(laser) / statistics.mean(standard) - 1):+.2f}%"
-
-
 def render_ablations(profile: str, runs: Path, out: Path) -> list[Path]:
     """LAMB (301M analog, 3 seeds; train and test loss) and Table 11 (float32 vs bfloat16)."""
     base = runs / f"ablations-{profile}"
@@ -178,34 +175,15 @@ def render_ablations(profile: str, runs: Path, out: Path) -> list[Path]:
             names = {f"seed {s}": f"lamb-{attention}-seed{s}" for s in ablations.LAMB_SEEDS}
             cells[attention] = _values(base, names, f"{split}/loss")
         p = paper.LAMB[split]
-        lamb_rows.append(
-            {
-                "loss": split,
-                "paper LASER": p["laser"],
-                "paper standard": p["standard"],
-                "paper LASER vs standard": f"{100 * (p['laser'] / p['standard'] - 1):+.2f}%",
-                "ours LASER": _cell(*cells["laser"]),
-                "ours standard": _cell(*cells["softmax"]),
-                "ours LASER vs standard": _diff(cells["laser"][0], cells["softmax"][0]),
-            }
-        )
+        comparison = _comparison(p["laser"], p["standard"], cells["laser"], cells["softmax"])
+        lamb_rows.append({"loss": split} | comparison)
     precision_rows = []
     for dtype, label in (("float32", "FP32"), ("bfloat16", "BF16")):
         cells = {
             a: _values(base, {"run": f"{dtype}-{a}"}, "test/loss") for a in ("laser", "softmax")
         }
-        p_laser, p_std = paper.TABLE_11["rows"][label]
-        precision_rows.append(
-            {
-                "precision": label,
-                "paper LASER": p_laser,
-                "paper standard": p_std,
-                "paper LASER vs standard": f"{100 * (p_laser / p_std - 1):+.2f}%",
-                "ours LASER": _cell(*cells["laser"]),
-                "ours standard": _cell(*cells["softmax"]),
-                "ours LASER vs standard": _diff(cells["laser"][0], cells["softmax"][0]),
-            }
-        )
+        comparison = _comparison(*paper.TABLE_11["rows"][label], cells["laser"], cells["softmax"])
+        precision_rows.append({"precision": label} | comparison)
     where = f"run records in `results/runs/ablations-{profile}/`"
     lamb = _write(
         out,

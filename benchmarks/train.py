@@ -30,12 +30,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from laser.nn.transformer_lm import param_count
 from laser.train import records
 from laser.train.causal_lm import CausalLMTask, build_model
 from laser.train.optim import make_optimizer
+from laser.train.trainer import make_train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PYTHON = ROOT / ".venv-bench-peer" / "bin" / "python"
@@ -83,7 +83,7 @@ def flops_per_token() -> dict:
 
 
 def make_ours(attention: str, seed: int = 0):
-    """(jitted train step, initial state) as laser/train/trainer.py builds them, state donated."""
+    """(jitted train step, initial state): the trainer's step (make_train_step), state donated."""
     task = types.SimpleNamespace(model=build_model(model_config(attention)))  # loss_fn reads .model
     loss_fn = functools.partial(CausalLMTask.loss_fn, task)
     optimizer, lr_fn = make_optimizer(optim_config(), 10**6)  # long schedule: lr stays ~1e-3
@@ -95,15 +95,9 @@ def make_ours(attention: str, seed: int = 0):
         "opt_state": optimizer.init(params),
     }
 
-    @functools.partial(jax.jit, donate_argnums=0)
-    def train_step(state, batch):
-        rng = jax.random.fold_in(key, state["step"])
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, _), grads = grad_fn(state["params"], batch, rng, True)
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), "lr": lr_fn(state["step"])}
-        return {"step": state["step"] + 1, "params": params, "opt_state": opt_state}, metrics
+    # The trainer's own step; donating the state is safe here (no async checkpoint reads it).
+    step = make_train_step(loss_fn, optimizer, lr_fn, key)
+    train_step = jax.jit(step, donate_argnums=0)
 
     return train_step, state
 

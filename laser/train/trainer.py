@@ -176,21 +176,7 @@ def _run(config, workdir: Path) -> dict:
     elif (workdir / "metrics.jsonl").exists():
         _truncate_metrics(workdir, 0)
 
-    def loss_and_grad(params, batch, rng):
-        return jax.value_and_grad(task.loss_fn, has_aux=True)(params, batch, rng, True)
-
-    @jax.jit
-    def train_step(state, batch):
-        rng = jax.random.fold_in(seed, state["step"])
-        (loss, _), grads = loss_and_grad(state["params"], batch, rng)
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        metrics = {
-            "loss": loss,
-            "grad_norm": optax.global_norm(grads),
-            "learning_rate": lr_fn(state["step"]),
-        }
-        return {"step": state["step"] + 1, "params": params, "opt_state": opt_state}, metrics
+    train_step = jax.jit(make_train_step(task.loss_fn, optimizer, lr_fn, seed))
 
     @jax.jit
     def eval_step(params, batch):
@@ -259,6 +245,28 @@ def _run(config, workdir: Path) -> dict:
     if wb is not None:
         wb.finish()
     return {"status": "done", "step": total, "final": final}
+
+
+def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, seed: jax.Array):
+    """The training step (not jitted): value_and_grad of the task's loss, the optax update, the
+    global gradient norm and the learning rate. The step's randomness is fold_in(seed, step).
+    `loss_fn(params, batch, rng, train)` returns (loss, aux) as Task.loss_fn does; the train-step
+    benchmark (benchmarks/train.py) times this same function."""
+
+    def train_step(state, batch):
+        rng = jax.random.fold_in(seed, state["step"])
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (loss, _), grads = grad_fn(state["params"], batch, rng, True)
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        metrics = {
+            "loss": loss,
+            "grad_norm": optax.global_norm(grads),
+            "learning_rate": lr_fn(state["step"]),
+        }
+        return {"step": state["step"] + 1, "params": params, "opt_state": opt_state}, metrics
+
+    return train_step
 
 
 def _row(step: int, split: str, name: str, value: float, begin: float) -> dict[str, Any]:
