@@ -119,7 +119,9 @@ def get_config(profile: str) -> ml_collections.ConfigDict:
             log_every=100 if paper else 10,
             eval_every=2000 if paper else 100,
             eval_batches=100 if paper else 16,
-            checkpoint_every=2000 if paper else 250,
+            # Table 10 evaluates the last 5 checkpoints: keep 5, every eval_every steps.
+            checkpoint_every=2000 if paper else 100,
+            keep_checkpoints=5,
             progress=True,
         )
     )

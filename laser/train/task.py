@@ -30,7 +30,12 @@ class Task(Protocol):
     def loss_fn(
         self, params, batch: dict[str, jax.Array], rng: jax.Array | None, train: bool
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """(mean loss, aux) where aux holds at least "loss_sum" and "weight_sum"."""
+        """(mean loss, aux) where aux holds at least "loss_sum" and "weight_sum".
+
+        Evaluation reports every "<metric>_sum" in aux summed over the eval batches and divided
+        by "<metric>_count" if aux has one, else by "weight_sum" (e.g. "error_sum" gives the
+        error rate). A task may also define `host_sums(aux, batch) -> dict[str, float]` for
+        metrics computed on the host from the eval step's outputs (e.g. WER after decoding)."""
 
     def train_batch(self, step: int) -> Batch:
         """This process's rows of the global training batch of `step`: a pure function of

@@ -25,6 +25,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 import orbax.checkpoint as ocp
 from tqdm import tqdm
@@ -165,7 +166,9 @@ def _run(config, workdir: Path) -> dict:
 
     ckpt = ocp.CheckpointManager(
         (workdir / "checkpoints").resolve(),
-        options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True),
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=config.train.get("keep_checkpoints", 2), create=True
+        ),
     )
     start = 0
     if ckpt.latest_step() is not None:
@@ -182,15 +185,23 @@ def _run(config, workdir: Path) -> dict:
     def eval_step(params, batch):
         return task.loss_fn(params, batch, None, False)[1]
 
-    def evaluate(params) -> dict[str, float]:
+    host_sums = getattr(task, "host_sums", None)
+
+    def evaluate(params) -> dict[str, dict[str, float]]:
+        """{split: {metric: value}}: every "<metric>_sum" of the task's aux (and of its optional
+        host_sums, for metrics computed off-device such as WER) over all eval batches, divided
+        by "<metric>_count" where the task gives one, else by "weight_sum"."""
         out = {}
         for split in task.eval_splits:
-            loss_sum = weight_sum = 0.0
+            sums: dict[str, float] = {}
             for batch in task.eval_batches(split):
-                aux = eval_step(params, sharding.put_batch(batch, mesh))
-                loss_sum += float(aux["loss_sum"])
-                weight_sum += float(aux["weight_sum"])
-            out[split] = loss_sum / max(weight_sum, 1.0)
+                aux = jax.device_get(eval_step(params, sharding.put_batch(batch, mesh)))
+                if host_sums is not None:
+                    aux = {**aux, **host_sums(aux, batch)}
+                for k, v in aux.items():
+                    if k.endswith(("_sum", "_count")):
+                        sums[k] = sums.get(k, 0.0) + float(np.sum(v))
+            out[split] = _ratios(sums)
         return out
 
     records.set_status(workdir, "running", step=start)
@@ -220,12 +231,13 @@ def _run(config, workdir: Path) -> dict:
                 values = {k: float(v) for k, v in metrics.items()}
                 values["items_per_second"] = rate
                 rows += [_row(done, "train", k, v, begin) for k, v in values.items()]
-                last["train"] = loss
+                last["train/loss"] = loss
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
             if done % t.eval_every == 0 or done == total:
-                for split, value in evaluate(state["params"]).items():
-                    rows.append(_row(done, split, "loss", value, begin))
-                    last[split] = value
+                for split, values in evaluate(state["params"]).items():
+                    for name, value in values.items():
+                        rows.append(_row(done, split, name, value, begin))
+                        last[f"{split}/{name}"] = value
             if rows:
                 records.append_metrics(workdir, rows)
                 if wb is not None:
@@ -240,7 +252,7 @@ def _run(config, workdir: Path) -> dict:
                 return {"status": "failed", "step": done}
     ckpt.wait_until_finished()
     bar.close()
-    final = {f"{k}/loss": v for k, v in last.items()}
+    final = dict(last)
     records.set_status(workdir, "done", step=total, final=final)
     if wb is not None:
         wb.finish()
@@ -267,6 +279,19 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, see
         return {"step": state["step"] + 1, "params": params, "opt_state": opt_state}, metrics
 
     return train_step
+
+
+def _ratios(sums: dict[str, float]) -> dict[str, float]:
+    """{"loss_sum": 8, "error_sum": 2, "weight_sum": 4} -> {"loss": 2.0, "error": 0.5}; a
+    metric with its own "<metric>_count" is divided by that instead of "weight_sum"."""
+    out = {}
+    for key, total in sums.items():
+        if not key.endswith("_sum") or key == "weight_sum":
+            continue
+        name = key.removesuffix("_sum")
+        count = sums.get(f"{name}_count", sums.get("weight_sum", 0.0))
+        out[name] = total / max(count, 1e-9)
+    return out
 
 
 def _row(step: int, split: str, name: str, value: float, begin: float) -> dict[str, Any]:
