@@ -63,15 +63,19 @@ def decay_mask(params, which: str):
 def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
     """optax transformation and its schedule from config.optim."""
     c = config
-    lr = schedule(c.learning_rate, c.warmup_steps, total_steps)
+    # AlgoPerf's NAdamW configs (Table 8) name 1 - beta1 and the warmup as a fraction of the step
+    # budget; the LM configs name beta1 and warmup steps. A config gives one or the other.
+    b1 = 1.0 - c.one_minus_beta1 if "one_minus_beta1" in c else c.b1
+    warmup = int(c.warmup_factor * total_steps) if "warmup_factor" in c else c.warmup_steps
+    lr = schedule(c.learning_rate, warmup, total_steps)
     mask = lambda params: decay_mask(params, c.weight_decay_mask)  # noqa: E731
     if c.name == "adamw":
-        opt = optax.adamw(lr, b1=c.b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
+        opt = optax.adamw(lr, b1=b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
     elif c.name == "lamb":
-        opt = optax.lamb(lr, b1=c.b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
+        opt = optax.lamb(lr, b1=b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
     else:  # nadamw
         opt = optax.chain(
-            scale_by_nadam(c.b1, c.b2, c.eps),
+            scale_by_nadam(b1, c.b2, c.eps),
             optax.add_decayed_weights(c.weight_decay, mask),
             optax.scale_by_learning_rate(lr),
         )

@@ -53,6 +53,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ConfigError(f"config {key}={value!r}: accepted: {', '.join(accepted)}")
     for key in ("train.steps", "data.batch_size", "data.seq_len", "train.log_every"):
         section, name = key.split(".")
+        if name not in config[section]:  # e.g. no seq_len for images
+            continue
         if config[section][name] <= 0:
             raise ConfigError(f"config {key}={config[section][name]!r}: accepted: an integer > 0")
     if config.data.batch_size % jax.process_count():
