@@ -44,5 +44,8 @@ class Task(Protocol):
     def eval_batches(self, split: str) -> Iterable[Batch]:
         """This process's rows of the evaluation batches of `split`, always the same."""
 
+    # Optional: `initial_params(params) -> params`, given the freshly initialised parameters,
+    # returns the ones training starts from (fine-tuning: pretrained weights, new head kept).
+
     def items(self, batch: Batch) -> int:
         """What throughput counts in a batch (tokens for an LM)."""

@@ -158,7 +158,10 @@ def _run(config, workdir: Path) -> dict:
         return nn.unbox(task.model.init(rng, *inputs)["params"])
 
     abstract = jax.eval_shape(lambda r: task.model.init(r, *inputs)["params"], seed)
-    params = jax.jit(init_params, out_shardings=sharding.param_shardings(abstract, mesh))(seed)
+    shardings = sharding.param_shardings(abstract, mesh)
+    params = jax.jit(init_params, out_shardings=shardings)(seed)
+    if hasattr(task, "initial_params"):  # fine-tuning starts from a pretrained checkpoint
+        params = jax.device_put(task.initial_params(params), shardings)
     # Optimizer moments inherit their parameters' shardings through jit.
     state = {
         "step": jnp.zeros([], jnp.int32),
