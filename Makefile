@@ -12,10 +12,10 @@ PROFILE ?= tiny
 JOBS ?= $(if $(filter tiny,$(PROFILE)),2,1)
 export PYTHONHASHSEED := 0
 
-.PHONY: setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb clean-venv help
+.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb clean-venv help
 
 help:
-	@echo "make setup | test | lint | format | bench | bench-attention | bench-train"
+	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | sweep SWEEP=<file>"
 	@echo "make reproduce-{table-1,table-8,table-9,table-11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper]"
 
 # Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
@@ -71,6 +71,11 @@ reproduce-figure-4 reproduce-figure-5: reproduce-figure-%: setup
 reproduce-table-11 reproduce-lamb: setup
 	$(PY) -m sweeps.run sweeps/ablations.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
 	$(PY) -m analysis.render table11 --profile $(PROFILE) && exit $$status
+
+# Any sweep file: `make sweep SWEEP=sweeps/table9.py [PROFILE=paper] [JOBS=N]`.
+sweep: setup
+	@test -n "$(SWEEP)" || { echo "make: sweep needs SWEEP=<sweep file>; accepted: $$(grep -l '^def sweep(' sweeps/*.py | tr '\n' ' ')" >&2; exit 2; }
+	$(PY) -m sweeps.run $(SWEEP) --profile $(PROFILE) --jobs $(JOBS)
 
 # Tables 8 and 9 are search spaces: rendered straight from the sweep files.
 reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
