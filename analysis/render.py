@@ -10,6 +10,7 @@ and the relative LASER-vs-standard difference. Missing, running or diverged runs
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import sys
 from pathlib import Path
@@ -209,10 +210,24 @@ def render_ablations(profile: str, runs: Path, out: Path) -> list[Path]:
     return [lamb, t11]
 
 
+def _elsewhere(module: str, name: str):
+    """A renderer defined in another analysis module (which imports this one's helpers)."""
+
+    def render(profile: str, runs: Path, out: Path):
+        return getattr(importlib.import_module(module), name)(profile, runs, out)
+
+    return render
+
+
 TABLES = {
     "table1": render_table1,
+    "table2": _elsewhere("analysis.downstream", "render_table2"),
+    "table3": _elsewhere("analysis.downstream", "render_table3"),
+    "table4": _elsewhere("analysis.vision", "render_table4"),
+    "table5": _elsewhere("analysis.speech", "render_table5"),
     "table8": render_table8,
     "table9": render_table9,
+    "table10": _elsewhere("analysis.downstream", "render_table10"),
     "table11": render_ablations,
     "lamb": render_ablations,
 }

@@ -1,0 +1,3 @@
+"""Downstream evaluation: one-shot multiple-choice scoring (Tables 2, 6, 7, 10) and the data
+it reads (OLMo's offline Arrow files, tfds at paper scale, a Shakespeare cloze suite).
+Fine-tuning (Table 3) is the trainer task laser/train/finetune.py."""

@@ -1,0 +1,61 @@
+"""Read a training run back: its config, its checkpoint steps and the parameters at a step.
+
+The trainer (laser/train/trainer.py) saves {"step", "params", "opt_state"} with Orbax under
+<workdir>/checkpoints/<step>/ and the run's config as <workdir>/config.json. Only the
+parameters are restored (the optimizer state is not needed to evaluate or to fine-tune).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from laser.configs import ConfigError
+from laser.train import records
+
+
+def run_config(workdir: str | Path) -> ml_collections.ConfigDict:
+    """The config a run was trained with (ConfigError if the workdir holds no run)."""
+    path = Path(workdir) / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"--checkpoint {workdir}: no config.json; accepted: a run's workdir")
+    return ml_collections.ConfigDict(records.read_json(path))
+
+
+def steps(workdir: str | Path) -> list[int]:
+    """Checkpointed steps of a run, ascending (finished saves only)."""
+    root = Path(workdir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def restore_params(workdir: str | Path, step: int | None = None) -> tuple[int, dict]:
+    """(step, params) of the checkpoint at `step` (default: the latest), as host arrays."""
+    available = steps(workdir)
+    if step is None and available:
+        step = available[-1]
+    if step not in available:
+        raise ConfigError(
+            f"--step {step}: no checkpoint in {workdir}; accepted: "
+            f"{', '.join(map(str, available)) or 'none (train the run first)'}"
+        )
+    path = (Path(workdir) / "checkpoints" / str(step) / "default").resolve()
+    with ocp.PyTreeCheckpointer() as ckptr:
+        meta = ckptr.metadata(path)
+        tree = meta.item_metadata.tree if hasattr(meta, "item_metadata") else meta.tree
+        # Restore only the "params" subtree, each leaf as a numpy array on the host.
+        restore = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree["params"])
+        state = ckptr.restore(
+            path,
+            args=ocp.args.PyTreeRestore(
+                item={"params": tree["params"]},
+                restore_args={"params": restore},
+                partial_restore=True,
+            ),
+        )
+    return step, state["params"]
