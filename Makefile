@@ -12,7 +12,7 @@ PROFILE ?= tiny
 JOBS ?= $(if $(filter tiny,$(PROFILE)),2,1)
 export PYTHONHASHSEED := 0
 
-.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 clean-venv help
+.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | sweep SWEEP=<file>"
@@ -84,6 +84,11 @@ reproduce-table-3: setup
 	$(PY) -m sweeps.run sweeps/table3.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
 	$(PY) -m analysis.render table3 --profile $(PROFILE) && exit $$status
 
+# Table 5: the Conformer's six variants x 3 seeds on synthesised speech (tiny) or Librispeech.
+reproduce-table-5: setup
+	$(PY) -m sweeps.run sweeps/table5.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m analysis.render table5 --profile $(PROFILE) && exit $$status
+
 # Any sweep file: `make sweep SWEEP=sweeps/table9.py [PROFILE=paper] [JOBS=N]`.
 sweep: setup
 	@test -n "$(SWEEP)" || { echo "make: sweep needs SWEEP=<sweep file>; accepted: $$(grep -l '^def sweep(' sweeps/*.py | tr '\n' ' ')" >&2; exit 2; }
@@ -94,7 +99,7 @@ reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
 	$(PY) -m analysis.render table$* --profile $(PROFILE)
 
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := table-1 table-2 table-3 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
+AVAILABLE := table-1 table-2 table-3 table-5 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:

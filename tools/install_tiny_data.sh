@@ -23,4 +23,11 @@ if [ ! -e /usr/share/datasets/fashion-mnist ]; then
     echo "note: Fashion-MNIST missing; as root run: apt-get install dataset-fashion-mnist"
   fi
 fi
+# Real recordings for the tiny Conformer's extra out-of-domain test split (optional).
+if [ ! -e /usr/share/pocketsphinx/test/data ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q pocketsphinx-testdata >/dev/null 2>&1 \
+      || echo "note: pocketsphinx-testdata not installed; the tiny Conformer skips its 'real' split"
+  fi
+fi
 exit 0

@@ -35,7 +35,13 @@ class Task(Protocol):
         Evaluation reports every "<metric>_sum" in aux summed over the eval batches and divided
         by "<metric>_count" if aux has one, else by "weight_sum" (e.g. "error_sum" gives the
         error rate). A task may also define `host_sums(aux, batch) -> dict[str, float]` for
-        metrics computed on the host from the eval step's outputs (e.g. WER after decoding)."""
+        metrics computed on the host from the eval step's outputs (e.g. WER after decoding).
+
+        Models with non-parameter collections (e.g. BatchNorm's "batch_stats") get them from
+        the trainer as `loss_fn(params, batch, rng, train, model_state=...)` and return
+        (mean loss, (aux, new model_state)); the trainer carries the state through training,
+        evaluation and checkpoints (state["model_state"]). Models without them are called as
+        above."""
 
     def train_batch(self, step: int) -> Batch:
         """This process's rows of the global training batch of `step`: a pure function of

@@ -157,8 +157,8 @@ def _run(config, workdir: Path) -> dict:
 
         return nn.unbox(task.model.init(rng, *inputs)["params"])
 
-    abstract = jax.eval_shape(lambda r: task.model.init(r, *inputs)["params"], seed)
-    shardings = sharding.param_shardings(abstract, mesh)
+    variables = jax.eval_shape(lambda r: task.model.init(r, *inputs), seed)
+    shardings = sharding.param_shardings(variables["params"], mesh)
     params = jax.jit(init_params, out_shardings=shardings)(seed)
     if hasattr(task, "initial_params"):  # fine-tuning starts from a pretrained checkpoint
         params = jax.device_put(task.initial_params(params), shardings)
@@ -168,6 +168,14 @@ def _run(config, workdir: Path) -> dict:
         "params": params,
         "opt_state": jax.jit(optimizer.init)(params),
     }
+    if set(variables) - {"params"}:
+        # Non-parameter collections (BatchNorm's "batch_stats"): small, replicated, carried in
+        # the state (and so in checkpoints); the task's loss takes and returns them. Models
+        # with parameters only keep the state above unchanged.
+        state["model_state"] = jax.jit(
+            lambda r: {k: v for k, v in task.model.init(r, *inputs).items() if k != "params"},
+            out_shardings=sharding.replicated(mesh),
+        )(seed)
 
     ckpt = ocp.CheckpointManager(
         (workdir / "checkpoints").resolve(),
@@ -187,12 +195,16 @@ def _run(config, workdir: Path) -> dict:
     train_step = jax.jit(make_train_step(task.loss_fn, optimizer, lr_fn, seed))
 
     @jax.jit
-    def eval_step(params, batch):
-        return task.loss_fn(params, batch, None, False)[1]
+    def eval_step(state, batch):
+        if "model_state" in state:
+            return task.loss_fn(
+                state["params"], batch, None, False, model_state=state["model_state"]
+            )[1][0]
+        return task.loss_fn(state["params"], batch, None, False)[1]
 
     host_sums = getattr(task, "host_sums", None)
 
-    def evaluate(params) -> dict[str, dict[str, float]]:
+    def evaluate(state) -> dict[str, dict[str, float]]:
         """{split: {metric: value}}: every "<metric>_sum" of the task's aux (and of its optional
         host_sums, for metrics computed off-device such as WER) over all eval batches, divided
         by "<metric>_count" where the task gives one, else by "weight_sum"."""
@@ -200,7 +212,7 @@ def _run(config, workdir: Path) -> dict:
         for split in task.eval_splits:
             sums: dict[str, float] = {}
             for batch in task.eval_batches(split):
-                aux = jax.device_get(eval_step(params, sharding.put_batch(batch, mesh)))
+                aux = jax.device_get(eval_step(state, sharding.put_batch(batch, mesh)))
                 if host_sums is not None:
                     aux = {**aux, **host_sums(aux, batch)}
                 for k, v in aux.items():
@@ -239,7 +251,7 @@ def _run(config, workdir: Path) -> dict:
                 last["train/loss"] = loss
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
             if done % t.eval_every == 0 or done == total:
-                for split, values in evaluate(state["params"]).items():
+                for split, values in evaluate(state).items():
                     for name, value in values.items():
                         rows.append(_row(done, split, name, value, begin))
                         last[f"{split}/{name}"] = value
@@ -268,12 +280,21 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, see
     """The training step (not jitted): value_and_grad of the task's loss, the optax update, the
     global gradient norm and the learning rate. The step's randomness is fold_in(seed, step).
     `loss_fn(params, batch, rng, train)` returns (loss, aux) as Task.loss_fn does; the train-step
-    benchmark (benchmarks/train.py) times this same function."""
+    benchmark (benchmarks/train.py) times this same function. A state with "model_state"
+    (non-parameter collections such as BatchNorm statistics) calls
+    `loss_fn(..., model_state=...)`, which returns (loss, (aux, new model_state))."""
 
     def train_step(state, batch):
         rng = jax.random.fold_in(seed, state["step"])
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, _), grads = grad_fn(state["params"], batch, rng, True)
+        new = {}
+        if "model_state" in state:
+            kwargs = {"model_state": state["model_state"]}
+            (loss, (_, new["model_state"])), grads = grad_fn(
+                state["params"], batch, rng, True, **kwargs
+            )
+        else:
+            (loss, _), grads = grad_fn(state["params"], batch, rng, True)
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         metrics = {
@@ -281,7 +302,8 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, see
             "grad_norm": optax.global_norm(grads),
             "learning_rate": lr_fn(state["step"]),
         }
-        return {"step": state["step"] + 1, "params": params, "opt_state": opt_state}, metrics
+        new |= {"step": state["step"] + 1, "params": params, "opt_state": opt_state}
+        return new, metrics
 
     return train_step
 

@@ -1,0 +1,233 @@
+"""Conformer CTC encoder after AlgoPerf's `librispeech_conformer` (paper Table 5).
+
+    waveform -> log-mel (laser.data.speech_frontend) -> SpecAugment (training)
+      -> 2 x [Conv2d 3x3 stride 2 + ReLU] (4x fewer frames) -> Dense(d) + sinusoidal positions
+      -> dropout -> num_layers x ConformerBlock -> LayerNorm -> Dense(vocab) (CTC logits)
+
+    ConformerBlock(x):  x += 1/2 FFN(x);  x += MHSA(x);  x += Conv(x);  x += 1/2 FFN(x);  LN(x)
+      FFN:  LN -> Dense(4d) -> swish -> Dense(d) -> dropout
+      MHSA: LN -> laser.nn.MultiHeadAttention (per-dim query scale, biases) -> dropout
+      Conv: LN -> Dense(2d) -> GLU -> depthwise Conv1D(k) -> masked BatchNorm -> swish -> Dense(d)
+
+Attention goes through the suite's one core, so `attention` ("softmax" | "laser" |
+"laser_exact"), `temperature` (on the logits, the paper's "+temp"), `per_dim_scale` and
+`qk_norm` select Table 5's variants. Padded frames never act as keys; BatchNorm statistics
+(collection "batch_stats") are taken over valid frames only.
+Differences from AlgoPerf: see experiments/conformer_librispeech/README.md.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from laser.data.speech_frontend import MEL_BINS, log_mel
+from laser.nn.attention import MultiHeadAttention
+from laser.nn.transformer_lm import sinusoidal_positions
+
+
+def spec_augment(
+    rng: jax.Array,
+    feats: jax.Array,
+    paddings: jax.Array,
+    freq_masks: int = 2,
+    freq_max_bins: int = 27,
+    time_masks: int = 10,
+    time_max_frames: int = 40,
+    time_max_ratio: float = 0.05,
+) -> jax.Array:
+    """feats [B, T, F] with `freq_masks` bands of up to `freq_max_bins` bins and `time_masks`
+    spans of up to min(time_max_frames, time_max_ratio * valid frames) frames set to zero
+    (AlgoPerf's dynamic time-mask width); widths and starts are uniform per utterance."""
+    b, t, f = feats.shape
+    k = jax.random.split(rng, 4)
+
+    def spans(k_width, k_start, count, max_width, size, positions):
+        u_w = jax.random.uniform(k_width, (b, count))
+        u_s = jax.random.uniform(k_start, (b, count))
+        width = jnp.floor(u_w * (max_width[:, None] + 1))
+        start = jnp.floor(u_s * (size[:, None] - width + 1))
+        p = positions[None, None, :]
+        inside = (p >= start[..., None]) & (p < (start + width)[..., None])
+        return jnp.any(inside, axis=1)  # [B, positions]
+
+    ones = jnp.ones([b])
+    freq = spans(k[0], k[1], freq_masks, freq_max_bins * ones, f * ones, jnp.arange(f))
+    lengths = jnp.sum(1.0 - paddings, axis=-1)
+    max_time = jnp.minimum(time_max_frames, jnp.floor(time_max_ratio * lengths))
+    time = spans(k[2], k[3], time_masks, max_time, lengths, jnp.arange(t))
+    return feats * (1.0 - freq[:, None, :]) * (1.0 - time[:, :, None])
+
+
+class MaskedBatchNorm(nn.Module):
+    """BatchNorm over the valid frames of [B, T, D] (AlgoPerf: momentum 0.999, eps 1e-3).
+    Running statistics live in "batch_stats" and are updated only when it is mutable."""
+
+    momentum: float = 0.999
+    epsilon: float = 1e-3
+
+    @nn.compact
+    def __call__(self, x: jax.Array, paddings: jax.Array, train: bool) -> jax.Array:
+        d = x.shape[-1]
+        mean_ra = self.variable("batch_stats", "mean", lambda: jnp.zeros([d], jnp.float32))
+        var_ra = self.variable("batch_stats", "var", lambda: jnp.ones([d], jnp.float32))
+        scale = self.param("scale", nn.initializers.ones, (d,))
+        bias = self.param("bias", nn.initializers.zeros, (d,))
+        if train:
+            keep = (1.0 - paddings)[..., None]
+            count = jnp.maximum(jnp.sum(keep), 1.0)
+            mean = jnp.sum(x * keep, axis=(0, 1)) / count
+            var = jnp.sum(jnp.square(x - mean) * keep, axis=(0, 1)) / count
+            if not self.is_initializing() and self.is_mutable_collection("batch_stats"):
+                m = self.momentum
+                mean_ra.value = m * mean_ra.value + (1 - m) * mean
+                var_ra.value = m * var_ra.value + (1 - m) * var
+        else:
+            mean, var = mean_ra.value, var_ra.value
+        return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+class FeedForward(nn.Module):
+    dim: int
+    expansion: int
+    dropout_rate: float
+
+    @nn.compact
+    def __call__(self, x, paddings, train: bool):
+        y = nn.LayerNorm()(x)
+        y = nn.swish(nn.Dense(self.dim * self.expansion)(y))
+        y = nn.Dense(self.dim)(y) * (1.0 - paddings)[..., None]
+        return nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+
+
+class ConvModule(nn.Module):
+    dim: int
+    kernel_size: int
+    bn_momentum: float
+    bn_epsilon: float
+
+    @nn.compact
+    def __call__(self, x, paddings, train: bool):
+        keep = (1.0 - paddings)[..., None]
+        y = nn.LayerNorm()(x)
+        a, gate = jnp.split(nn.Dense(2 * self.dim)(y), 2, axis=-1)
+        y = a * nn.sigmoid(gate) * keep  # GLU; padded frames must not leak into the conv
+        y = nn.Conv(self.dim, (self.kernel_size,), padding="SAME", feature_group_count=self.dim)(y)
+        y = MaskedBatchNorm(self.bn_momentum, self.bn_epsilon)(y, paddings, train)
+        y = nn.Dense(self.dim)(nn.swish(y))
+        return y * keep
+
+
+class ConformerBlock(nn.Module):
+    dim: int
+    num_heads: int
+    kernel_size: int
+    expansion: int
+    attention: str
+    temperature: float
+    per_dim_scale: bool
+    qk_norm: bool
+    dropout_rate: float
+    bn_momentum: float
+    bn_epsilon: float
+
+    @nn.compact
+    def __call__(self, x, paddings, train: bool):
+        ffn = dict(dim=self.dim, expansion=self.expansion, dropout_rate=self.dropout_rate)
+        x = x + 0.5 * FeedForward(**ffn, name="ffn_in")(x, paddings, train)
+        y = nn.LayerNorm()(x)
+        keys = (paddings == 0)[:, None, None, :]  # [B, 1, 1, T]: queries see valid frames only
+        y = MultiHeadAttention(
+            num_heads=self.num_heads,
+            head_dim=self.dim // self.num_heads,
+            kind=self.attention,
+            temperature=self.temperature,
+            per_dim_scale=self.per_dim_scale,
+            qk_norm=self.qk_norm,
+            use_bias=True,
+            name="attention",
+        )(y, mask=keys)
+        x = x + nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+        x = x + ConvModule(self.dim, self.kernel_size, self.bn_momentum, self.bn_epsilon)(
+            x, paddings, train
+        )
+        x = x + 0.5 * FeedForward(**ffn, name="ffn_out")(x, paddings, train)
+        return nn.LayerNorm()(x)
+
+
+class Conformer(nn.Module):
+    """Waveform [B, N] + paddings [B, N] -> (CTC logits [B, T, vocab], paddings [B, T]),
+    T = ceil(ceil(frames / 2) / 2). RNG streams when training: "dropout", "specaug"."""
+
+    vocab_size: int = 1024
+    dim: int = 512
+    num_heads: int = 8
+    num_layers: int = 4
+    kernel_size: int = 5
+    expansion: int = 4
+    attention: str = "softmax"
+    temperature: float = 1.0
+    per_dim_scale: bool = True
+    qk_norm: bool = False
+    dropout_rate: float = 0.1
+    specaug: bool = True
+    bn_momentum: float = 0.999
+    bn_epsilon: float = 1e-3
+    subsample_channels: int = 0  # filters of the subsampling convs; 0 = dim (AlgoPerf)
+
+    @nn.compact
+    def __call__(self, waveform: jax.Array, paddings: jax.Array, train: bool = False):
+        feats, pad = log_mel(waveform, paddings)  # [B, F, 80]
+        if train and self.specaug:
+            feats = spec_augment(self.make_rng("specaug"), feats, pad)
+        x = feats[..., None]  # [B, F, 80, 1]
+        channels = self.subsample_channels or self.dim
+        for i in range(2):  # 4x subsampling in time and frequency
+            x = nn.relu(nn.Conv(channels, (3, 3), strides=(2, 2), name=f"subsample_{i}")(x))
+            pad = pad[:, ::2]
+            x = x * (1.0 - pad)[:, :, None, None]
+        b, t = x.shape[:2]
+        x = nn.Dense(self.dim, name="input_proj")(x.reshape(b, t, -1))
+        x = x + sinusoidal_positions(t, self.dim)[None]
+        x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
+        for i in range(self.num_layers):
+            x = ConformerBlock(
+                dim=self.dim,
+                num_heads=self.num_heads,
+                kernel_size=self.kernel_size,
+                expansion=self.expansion,
+                attention=self.attention,
+                temperature=self.temperature,
+                per_dim_scale=self.per_dim_scale,
+                qk_norm=self.qk_norm,
+                dropout_rate=self.dropout_rate,
+                bn_momentum=self.bn_momentum,
+                bn_epsilon=self.bn_epsilon,
+                name=f"block_{i}",
+            )(x, pad, train)
+        x = nn.LayerNorm(name="final_norm")(x)
+        return nn.Dense(self.vocab_size, name="logits")(x), pad
+
+
+def count_params(
+    dim: int, heads: int, layers: int, vocab: int, kernel: int = 5, expansion: int = 4
+) -> int:
+    """The parameter count Conformer(...) (per-dim scale on, no QK-norm) should have, written
+    out term by term, for the parameter-count test."""
+    ln = 2 * dim  # LayerNorm scale + bias
+    ffn = ln + (dim * expansion * dim + expansion * dim) + (expansion * dim * dim + dim)
+    attention = ln + 4 * (dim * dim + dim) + dim // heads  # q, k, v, out; per-dim scale
+    conv = ln + (dim * 2 * dim + 2 * dim) + (kernel * dim + dim) + 2 * dim + (dim * dim + dim)
+    block = 2 * ffn + attention + conv + ln
+    freq = MEL_BINS // 4  # 80 -> 40 -> 20 bins after two stride-2 convs
+    front = (9 * dim + dim) + (9 * dim * dim + dim) + (freq * dim * dim + dim)
+    return front + layers * block + ln + dim * vocab + vocab
+
+
+def encoder_frames(num_samples: int) -> int:
+    """Output frames (CTC time steps) for `num_samples` valid samples: 4x fewer than log-mel."""
+    from laser.data.speech_frontend import num_frames
+
+    half = -(-num_frames(num_samples) // 2)  # ceil: SAME-padded stride-2 convs
+    return -(-half // 2)
