@@ -12,11 +12,11 @@ PROFILE ?= tiny
 JOBS ?= $(if $(filter tiny,$(PROFILE)),2,1)
 export PYTHONHASHSEED := 0
 
-.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 clean-venv help
+.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | sweep SWEEP=<file>"
-	@echo "make reproduce-{table-1,table-8,table-9,table-11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper]"
+	@echo "make reproduce-{table-1..5,table-8..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N]"
 
 # Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
 setup: $(STAMP)
@@ -84,6 +84,16 @@ reproduce-table-3: setup
 	$(PY) -m sweeps.run sweeps/table3.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
 	$(PY) -m analysis.render table3 --profile $(PROFILE) && exit $$status
 
+# Table 4: 8 attention variants x 3 seeds of the ViT (tiny: Fashion-MNIST). SWEEP=1 first runs the
+# Table 8 baseline search (sweeps/vit_search.py) and gives its best trial to every Table 4 run.
+VIT_HPARAMS := $(if $(filter 1,$(SWEEP)),results/runs/vit_search-$(PROFILE)/best.json)
+reproduce-table-4: setup
+	$(if $(filter 1,$(SWEEP)),$(PY) -m sweeps.run sweeps/vit_search.py --profile $(PROFILE) --jobs $(JOBS);) \
+	export VIT_HPARAMS=$(VIT_HPARAMS); \
+	$(PY) -m sweeps.run sweeps/table4.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	[ $$status = 2 ] && exit 2; \
+	$(PY) -m analysis.render table4 --profile $(PROFILE) && exit $$status
+
 # Table 5: the Conformer's six variants x 3 seeds on synthesised speech (tiny) or Librispeech.
 reproduce-table-5: setup
 	$(PY) -m sweeps.run sweeps/table5.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
@@ -99,7 +109,7 @@ reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
 	$(PY) -m analysis.render table$* --profile $(PROFILE)
 
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := table-1 table-2 table-3 table-5 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
+AVAILABLE := table-1 table-2 table-3 table-4 table-5 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:

@@ -60,6 +60,13 @@ def test_tiny_profile_runs_3_steps_and_writes_complete_records(tmp_path, profile
     assert sorted(_train_losses(tmp_path)) == [1, 2, 3]
     assert all(np.isfinite(r["value"]) for r in rows)
     assert set(status["final"]) == {"train/loss", "valid/loss", "test/loss"}
+    if profile == "tiny":
+        # SIGTERM during the final checkpoint leaves a finished checkpoint and a "failed" status:
+        # a restart must mark it done with the same final metrics, not empty ones.
+        records.set_status(tmp_path, "failed", step=3, error="SIGTERM; resumable")
+        assert main.main(args + QUICK) == 0
+        again = records.read_status(tmp_path)
+        assert again["status"] == "done" and again["final"] == status["final"]
 
 
 def _launch(workdir: Path, extra: list[str], env=None) -> subprocess.Popen:

@@ -226,7 +226,7 @@ def _run(config, workdir: Path) -> dict:
     t = config.train
     begin = time.time()
     window_items, window_start = 0, time.time()
-    last = {}
+    last = _final_from_records(workdir, total) if start >= total else {}
     bar = tqdm(total=total, initial=start, desc=workdir.name, disable=not t.progress, leave=False)
     with _Stop() as stop:
         for step in range(start, total):
@@ -306,6 +306,19 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, see
         return new, metrics
 
     return train_step
+
+
+TRAIN_ONLY = ("grad_norm", "learning_rate", "items_per_second")
+
+
+def _final_from_records(workdir: Path, total: int) -> dict[str, float]:
+    """The final metrics of a run whose last checkpoint is its last step (e.g. SIGTERM during
+    the final save): what the loop would have collected, read back from metrics.jsonl."""
+    return {
+        f"{r['split']}/{r['name']}": r["value"]
+        for r in records.read_metrics(workdir)
+        if r["step"] == total and not (r["split"] == "train" and r["name"] in TRAIN_ONLY)
+    }
 
 
 def _ratios(sums: dict[str, float]) -> dict[str, float]:
