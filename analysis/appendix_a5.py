@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.paper import APPENDIX_A5
 from analysis.tables import markdown
-from laser.train import records
+from laser import records
 
 LABELS = {
     "vanilla_laser": "vanilla LASER (no shift)",

@@ -20,11 +20,12 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import paper
-from analysis.render import _values, _write
+from analysis.render import _values, _write, run_dir, seed_dirs
+from laser import records
 from laser.evals import checkpoint, evaluate, tasks
-from laser.train import records
 from sweeps import table2, table3
-from sweeps.run import ROOT, trial_dir
+from sweeps.run import ROOT
+from sweeps.spec import ATTENTION, SEED
 
 # Table 10 follows one run per attention (the paper's: one model, 5 checkpoints).
 TABLE10_COLUMNS = ("LASER", "Standard")
@@ -33,9 +34,8 @@ CHECKPOINTS = 5
 
 
 def _workdir(profile: str, runs: Path, column: str, seed: int) -> Path:
-    sweep = table2.sweep(profile)
-    trial = next(t for t in sweep.trials if t.name == table2.trial_name(profile, column, seed))
-    return trial_dir(sweep, profile, runs, trial)
+    """The run of a Table 2 column and seed (shared with Table 1 where the sweep says so)."""
+    return run_dir(table2.sweep(profile), profile, runs, {**table2.where(column), SEED: seed})
 
 
 def _finished_step(workdir: Path) -> int | None:
@@ -171,7 +171,7 @@ def render_table10(profile: str, runs: Path, out: Path) -> Path:
 
 
 def table3_frame(profile: str, runs: Path) -> pd.DataFrame:
-    base = runs / f"table3-{profile}"
+    sweep = table3.sweep(profile)
     names = {"COPA": "copa", "WiC": "wic", "WSC": "wsc", "RTE": "rte", "CB": "cb"}
     out = []
     for label, task in names.items():
@@ -183,8 +183,9 @@ def table3_frame(profile: str, runs: Path) -> pd.DataFrame:
             if task not in table3.TASKS[profile]:
                 row[f"ours {column}"] = "unavailable offline" if profile == "tiny" else "-"
                 continue
-            trials = {f"seed {s}": f"{task}-{attention}-seed{s}" for s in table3.SEEDS[profile]}
-            values, notes = _values(base, trials, "test/accuracy")
+            where = {ATTENTION: attention, "finetune.task": task}
+            dirs = seed_dirs(sweep, profile, runs, where, table3.SEEDS[profile])
+            values, notes = _values(dirs, "test/accuracy")
             cell = _fmt([100 * v for v in values])
             row[f"ours {column}"] = cell + (f" [{'; '.join(notes)}]" if notes else "")
         out.append(row)

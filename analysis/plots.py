@@ -3,7 +3,8 @@ and loss spikes (Figure 6), for LASER vs standard attention over seeds.
 
     python -m analysis.plots figure2 [--profile tiny] [--runs results/runs] [--out results/figures]
 
-Figures 2, 3 and 6 read Table 1's runs of the 301M-analog row (`tiny` / `paper-301m`).
+Figures 2, 3 and 6 read Table 1's runs of the 301M-analog row (`tiny` / `paper-301m`); every
+run is found through its sweep's Trial objects (analysis.render.run_dir).
 """
 
 from __future__ import annotations
@@ -21,25 +22,27 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis import scaling_law  # noqa: E402
+from analysis.render import run_dir  # noqa: E402
 from analysis.tables import markdown  # noqa: E402
-from laser.train import records  # noqa: E402
+from laser import records  # noqa: E402
 from sweeps import figure4 as figure4_sweep  # noqa: E402
 from sweeps import table1  # noqa: E402
 from sweeps.run import ROOT  # noqa: E402
+from sweeps.spec import ATTENTION, SEED  # noqa: E402
 
 COLORS = {"laser": "tab:red", "softmax": "tab:blue"}
 LABELS = {"laser": "LASER attention", "softmax": "Standard attention"}
 SPIKE_WINDOW, SPIKE_RATIO = 20, 1.05  # a spike: loss above 1.05 x the median of the last 20 logs
 
 
-def curves(base: Path, profile: str, attention: str, split: str, name: str):
-    """{seed: (steps, values)} for one metric of the row's runs that have records."""
-    out = {}
+def curves(profile: str, runs: Path, model: str, attention: str, split: str, name: str):
+    """{seed: (steps, values)} for one metric of Table 1's runs of (model, attention) that have
+    records; `profile` is the sweep's (tiny, paper), `model` the row's config profile."""
+    sweep, out = table1.sweep(profile), {}
     for seed in table1.SEEDS:
+        workdir = run_dir(sweep, profile, runs, {ATTENTION: attention, SEED: seed}, model)
         rows = [
-            r
-            for r in records.read_metrics(base / f"{profile}-{attention}-seed{seed}")
-            if r["split"] == split and r["name"] == name
+            r for r in records.read_metrics(workdir) if r["split"] == split and r["name"] == name
         ]
         if rows:
             out[seed] = (np.array([r["step"] for r in rows]), np.array([r["value"] for r in rows]))
@@ -62,11 +65,11 @@ def _row_profile(profile: str) -> str:
 
 
 def figure2(profile: str, runs: Path, out: Path) -> list[Path]:
-    base, row = runs / f"table1-{profile}", _row_profile(profile)
+    row = _row_profile(profile)
     fig, axes = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
     for ax, split in zip(axes, ("train", "test"), strict=True):
         for attention in ("laser", "softmax"):
-            _plot(ax, curves(base, row, attention, split, "loss"), attention)
+            _plot(ax, curves(profile, runs, row, attention, split, "loss"), attention)
         ax.set_ylabel(f"{split.capitalize()} Loss")
         ax.legend()
     axes[-1].set_xlabel("Step")
@@ -75,10 +78,10 @@ def figure2(profile: str, runs: Path, out: Path) -> list[Path]:
 
 
 def figure3(profile: str, runs: Path, out: Path) -> list[Path]:
-    base, row = runs / f"table1-{profile}", _row_profile(profile)
+    row = _row_profile(profile)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for attention in ("laser", "softmax"):
-        _plot(ax, curves(base, row, attention, "train", "grad_norm"), attention)
+        _plot(ax, curves(profile, runs, row, attention, "train", "grad_norm"), attention)
     ax.set_xlabel("Step")
     ax.set_ylabel("grad_norm")
     ax.legend()
@@ -96,12 +99,11 @@ def spikes(values: np.ndarray) -> int:
 
 
 def figure6(profile: str, runs: Path, out: Path) -> list[Path]:
-    base = runs / f"table1-{profile}"
     fig, axes = plt.subplots(1, len(table1.ROWS), figsize=(4 * len(table1.ROWS), 3.5))
     rows = []
     for ax, (label, profiles) in zip(axes, table1.ROWS, strict=True):
         for attention in ("laser", "softmax"):
-            data = curves(base, profiles[profile], attention, "train", "loss")
+            data = curves(profile, runs, profiles[profile], attention, "train", "loss")
             _plot(ax, data, attention)
             counts = [spikes(v) for _, v in data.values()]
             rows.append(
@@ -138,19 +140,14 @@ def figure6(profile: str, runs: Path, out: Path) -> list[Path]:
 
 def _param_count(profile: str) -> int:
     from laser import configs
-    from laser.nn.transformer_lm import param_count
-    from laser.train.causal_lm import build_model
+    from laser.nn import transformer_lm
 
     config = configs.load(f"{ROOT / figure4_sweep.CONFIG}:{profile}")
-    return param_count(build_model(config.model))
+    return transformer_lm.param_count(transformer_lm.from_config(config.model))
 
 
 def _figure4_dir(profile: str, runs: Path, size: str, attention: str) -> Path:
-    from sweeps.run import trial_dir
-
-    sweep = figure4_sweep.sweep(profile)
-    trial = next(t for t in sweep.trials if t.name == f"{size}-{attention}")
-    return trial_dir(sweep, profile, runs, trial)
+    return run_dir(figure4_sweep.sweep(profile), profile, runs, {ATTENTION: attention}, size)
 
 
 def figure4(profile: str, runs: Path, out: Path) -> list[Path]:

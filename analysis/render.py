@@ -5,6 +5,8 @@
 Each table reads the final metrics (status.json) of its sweep's trials and writes
 <out>/<name>.md and .csv: the paper's numbers, our mean ± std over seeds with the number of seeds,
 and the relative LASER-vs-standard difference. Missing, running or diverged runs are shown as such.
+Runs are found through the sweep's own Trial objects (selected by their overrides and profile,
+located by sweeps.run.trial_dir), never by rebuilding trial names here.
 """
 
 from __future__ import annotations
@@ -13,34 +15,51 @@ import argparse
 import importlib
 import statistics
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from analysis import paper
 from analysis.tables import markdown
-from laser.train import records
+from laser import records
 from sweeps import ablations, table1, table8, table9
-from sweeps.run import ROOT
+from sweeps.run import ROOT, trial_dir
+from sweeps.spec import ATTENTION, SEED, Sweep
 
 
-def _values(base: Path, trials: dict[str, str], metric: str):
-    """Final `metric` of the trials {label: trial name} that are done; notes for the others."""
+def run_dir(
+    sweep: Sweep, profile: str, runs: Path, where: Mapping[str, Any], model: str | None = None
+) -> Path:
+    """The workdir of the one trial of `sweep` (run at `profile`) whose overrides match `where`
+    and, if given, whose config profile is `model` (Sweep.find)."""
+    return trial_dir(sweep, profile, runs, sweep.find(where, model))
+
+
+def seed_dirs(
+    sweep: Sweep,
+    profile: str,
+    runs: Path,
+    where: Mapping[str, Any],
+    seeds: Iterable[int],
+    model: str | None = None,
+) -> dict[str, Path]:
+    """{"seed s": workdir} of the trials matching `where` with train.seed s."""
+    return {f"seed {s}": run_dir(sweep, profile, runs, {**where, SEED: s}, model) for s in seeds}
+
+
+def _values(dirs: Mapping[str, Path], metric: str):
+    """Final `metric` of the runs {label: workdir} that are done; notes for the others."""
     values, notes = [], []
-    for label, name in trials.items():
-        status = records.read_status(base / name)
+    for label, workdir in dirs.items():
+        status = records.read_status(workdir)
         state = status["status"] if status else "missing"
         if state == "done":
             values.append(status["final"][metric])
         else:
             notes.append(f"{label} {state}")
     return values, notes
-
-
-def _seeds(base: Path, profile_name: str, attention: str, metric: str):
-    """One Table 1 cell: the seeds of (profile, attention)."""
-    names = {f"seed {s}": f"{profile_name}-{attention}-seed{s}" for s in table1.SEEDS}
-    return _values(base, names, metric)
 
 
 def _cell(values: list[float], notes: list[str]) -> str:
@@ -72,11 +91,16 @@ def _comparison(p_laser: float, p_std: float, laser, standard) -> dict:
 
 
 def table1_frame(profile: str, runs: Path) -> pd.DataFrame:
-    base = runs / f"table1-{profile}"
+    sweep = table1.sweep(profile)
     out = []
     for label, profiles in table1.ROWS:
-        laser = _seeds(base, profiles[profile], "laser", "test/loss")
-        standard = _seeds(base, profiles[profile], "softmax", "test/loss")
+        laser, standard = (
+            _values(
+                seed_dirs(sweep, profile, runs, {ATTENTION: a}, table1.SEEDS, profiles[profile]),
+                "test/loss",
+            )
+            for a in ("laser", "softmax")
+        )
         row = {"row (paper scale)": label, "profile": profiles[profile]}
         out.append(row | _comparison(*paper.TABLE_1["rows"][label], laser, standard))
     return pd.DataFrame(out)
@@ -168,20 +192,25 @@ def render_table9(profile: str, runs: Path, out: Path) -> Path:
 
 def render_ablations(profile: str, runs: Path, out: Path) -> list[Path]:
     """LAMB (301M analog, 3 seeds; train and test loss) and Table 11 (float32 vs bfloat16)."""
-    base = runs / f"ablations-{profile}"
+    sweep = ablations.sweep(profile)
     lamb_rows = []
     for split in ("train", "test"):
         cells = {}
         for attention in ablations.ATTENTIONS:
-            names = {f"seed {s}": f"lamb-{attention}-seed{s}" for s in ablations.LAMB_SEEDS}
-            cells[attention] = _values(base, names, f"{split}/loss")
+            lamb = {ATTENTION: attention, "optim.name": "lamb"}
+            dirs = seed_dirs(sweep, profile, runs, lamb, ablations.LAMB_SEEDS)
+            cells[attention] = _values(dirs, f"{split}/loss")
         p = paper.LAMB[split]
         comparison = _comparison(p["laser"], p["standard"], cells["laser"], cells["softmax"])
         lamb_rows.append({"loss": split} | comparison)
     precision_rows = []
     for dtype, label in (("float32", "FP32"), ("bfloat16", "BF16")):
         cells = {
-            a: _values(base, {"run": f"{dtype}-{a}"}, "test/loss") for a in ("laser", "softmax")
+            a: _values(
+                {"run": run_dir(sweep, profile, runs, {ATTENTION: a, "model.dtype": dtype})},
+                "test/loss",
+            )
+            for a in ("laser", "softmax")
         }
         comparison = _comparison(*paper.TABLE_11["rows"][label], cells["laser"], cells["softmax"])
         precision_rows.append({"precision": label} | comparison)

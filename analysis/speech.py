@@ -1,6 +1,6 @@
 """Table 5 (Conformer WER, six attention variants) from the run records of sweeps/table5.py.
 
-python -m analysis.render table5 [--profile tiny]   (once registered in analysis.render)
+python -m analysis.render table5 [--profile tiny]   (analysis.render's TABLES entry)
 """
 
 from __future__ import annotations
@@ -10,21 +10,25 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import paper
-from analysis.render import _cell, _diff, _values, _write
-from laser.train import records
+from analysis.render import _cell, _diff, _values, _write, seed_dirs
+from laser import records
 from sweeps import table5
 
 SPLITS = (("valid", "Valid WER"), ("test", "Test WER"), ("train", "Train WER"))
 
 
+def _dirs(profile: str, runs: Path, variant: str) -> dict[str, Path]:
+    """{"seed s": workdir} of one variant's trials of sweeps/table5.py."""
+    return seed_dirs(table5.sweep(profile), profile, runs, table5.where(variant), table5.SEEDS)
+
+
 def table5_frame(profile: str, runs: Path) -> pd.DataFrame:
     """One row per variant: per split, the paper's WER, ours (mean ± std (n)) and, for the
     LASER rows, the relative difference to the matching standard row (ours)."""
-    base = runs / f"table5-{profile}"
     cells = {}
-    for label, (prefix, _) in table5.VARIANTS.items():
-        names = {f"seed {s}": f"{prefix}-seed{s}" for s in table5.SEEDS}
-        cells[label] = {split: _values(base, names, f"{split}/wer") for split, _ in SPLITS}
+    for label in table5.VARIANTS:
+        dirs = _dirs(profile, runs, label)
+        cells[label] = {split: _values(dirs, f"{split}/wer") for split, _ in SPLITS}
     rows = []
     for label in table5.VARIANTS:
         row = {"variant": label}
@@ -44,10 +48,9 @@ def table5_frame(profile: str, runs: Path) -> pd.DataFrame:
 
 def real_wer_note(profile: str, runs: Path) -> list[str]:
     """The out-of-domain "real" split (tiny profile, where pocketsphinx-testdata is installed)."""
-    base = runs / f"table5-{profile}"
     parts = []
-    for label, (prefix, _) in table5.VARIANTS.items():
-        statuses = [records.read_status(base / f"{prefix}-seed{s}") for s in table5.SEEDS]
+    for label in table5.VARIANTS:
+        statuses = [records.read_status(wd) for wd in _dirs(profile, runs, label).values()]
         values = [
             st["final"]["real/wer"]
             for st in statuses

@@ -1,6 +1,6 @@
 """Table 4 (ViT error rates) from run records: `render_table4(profile, runs, out)`.
 
-    python -m analysis.render table4 [--profile tiny]      (once registered in TABLES)
+    python -m analysis.render table4 [--profile tiny]      (analysis.render's TABLES entry)
 
 Reads the final valid/test/train error of every sweeps/table4.py trial (status.json) and writes
 <out>/table4.md and .csv: per variant the paper's value and ours (mean ± std over seeds, n),
@@ -15,30 +15,31 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import paper
-from analysis.render import _cell, _diff, _values, _write
+from analysis.render import _cell, _diff, _values, _write, seed_dirs
 from analysis.tables import markdown
-from laser.train import records
+from laser import records
 from sweeps import table4
+from sweeps.spec import Sweep
 
 METRICS = {"valid": "valid/error", "test": "test/error", "train": "train/error"}
 
 
-def _row_values(base: Path, row: str, metric: str):
+def _row_values(sweep: Sweep, profile: str, runs: Path, row: str, metric: str):
     """Error rates in percent (the shared 3-decimal cells then keep 5 significant digits)."""
-    names = {f"seed {s}": table4.trial_name(row, s) for s in table4.SEEDS}
-    values, notes = _values(base, names, metric)
+    dirs = seed_dirs(sweep, profile, runs, table4.where(row), table4.SEEDS)
+    values, notes = _values(dirs, metric)
     return [100 * v for v in values], notes
 
 
 def table4_frames(profile: str, runs: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per variant: paper and ours per split, one row per pair: the differences)."""
-    base = runs / f"{table4.sweep(profile).name}-{profile}"
+    sweep = table4.sweep(profile)  # "table4" or, with $VIT_HPARAMS, "table4-tuned"
     rows, ours = [], {}
     for row in table4.ROWS:
         p = dict(zip(METRICS, paper.TABLE_4["rows"][row], strict=True))
         out = {"variant": row}
         for split, metric in METRICS.items():
-            ours[row, split] = _row_values(base, row, metric)
+            ours[row, split] = _row_values(sweep, profile, runs, row, metric)
             out[f"{split} error % paper"] = f"{100 * p[split]:.2f}"
             out[f"{split} error % ours"] = _cell(*ours[row, split])
         rows.append(out)

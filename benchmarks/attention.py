@@ -23,7 +23,7 @@ import numpy as np
 
 import laser
 from analysis.tables import markdown
-from laser.train import records
+from laser import records
 
 TARGETS = {"laser": 1.05, "laser_exact": 1.5}  # fwd+bwd vs softmax at seq 1024
 

@@ -31,11 +31,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from laser.nn.transformer_lm import param_count
-from laser.train import records
-from laser.train.causal_lm import CausalLMTask, build_model
+from laser import records
+from laser.nn import attention_section, transformer_lm
+from laser.train.causal_lm import CausalLMTask
 from laser.train.optim import make_optimizer
-from laser.train.trainer import make_train_step
+from laser.train.trainer import jit_train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PYTHON = ROOT / ".venv-bench-peer" / "bin" / "python"
@@ -53,8 +53,7 @@ FLOPS_FORMULA = (
 def model_config(attention: str) -> ml_collections.ConfigDict:
     """The `model` section of experiments/c4_lm/config.py, at the benchmark's size."""
     return ml_collections.ConfigDict(
-        dict(MODEL, attention=attention, temperature=1.0, per_dim_scale=False, qk_norm=False)
-        | dict(dtype="float32", remat=False)
+        dict(MODEL, attention=attention_section(kind=attention), dtype="float32", remat=False)
     )
 
 
@@ -83,8 +82,9 @@ def flops_per_token() -> dict:
 
 
 def make_ours(attention: str, seed: int = 0):
-    """(jitted train step, initial state): the trainer's step (make_train_step), state donated."""
-    task = types.SimpleNamespace(model=build_model(model_config(attention)))  # loss_fn reads .model
+    """(jitted train step, initial state): the trainer's own compiled step (jit_train_step)."""
+    model = transformer_lm.from_config(model_config(attention))
+    task = types.SimpleNamespace(model=model)  # CausalLMTask.loss_fn reads .model only
     loss_fn = functools.partial(CausalLMTask.loss_fn, task)
     optimizer, lr_fn = make_optimizer(optim_config(), 10**6)  # long schedule: lr stays ~1e-3
     key = jax.random.key(seed)
@@ -94,12 +94,7 @@ def make_ours(attention: str, seed: int = 0):
         "params": params,
         "opt_state": optimizer.init(params),
     }
-
-    # The trainer's own step; donating the state is safe here (no async checkpoint reads it).
-    step = make_train_step(loss_fn, optimizer, lr_fn, key)
-    train_step = jax.jit(step, donate_argnums=0)
-
-    return train_step, state
+    return jit_train_step(loss_fn, optimizer, lr_fn, key), state
 
 
 def matmul_flops(repeats: int = 3) -> dict:
@@ -268,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{m['num_heads']} heads x {m['head_dim']}, MLP {m['mlp_dim']}, vocab {m['vocab_size']}, "
         f"seq {SEQ}, batch {BATCH}, float32, AdamW (lr 1e-3), causal, no dropout, no biases",
         optim=optim_config().to_dict(),
-        ours_params=param_count(build_model(model_config("softmax"))),
+        ours_params=transformer_lm.param_count(transformer_lm.from_config(model_config("softmax"))),
         backend=jax.default_backend(),
         cpu_count=os.cpu_count(),
         jax=metadata.version("jax"),

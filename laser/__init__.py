@@ -5,8 +5,9 @@ Public API:
   laser.diff_attention(...)            Differential attention and its LASER form
   laser.flax_attention_fn(kind)        attention_fn= for flax.linen.MultiHeadDotProductAttention
   laser.nnx_attention_fn(kind)         attention_fn= for flax.nnx.MultiHeadAttention
-  laser.nn.MultiHeadAttention          the suite's own Flax module (kind, temperature, per-dim
-                                       scale, QK-norm)
+  laser.nn.MultiHeadAttention          the suite's own Flax module, configured by one
+                                       laser.nn.AttentionConfig (kind, temperature, per-dim
+                                       scale, QK-norm, kernel)
 """
 
 from laser.adapters import flax_attention_fn, nnx_attention_fn

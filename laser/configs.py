@@ -45,10 +45,13 @@ def apply_override(config: ml_collections.ConfigDict, item: str) -> None:
     if not sep:
         raise ConfigError(f"override {item!r}: accepted form key=value")
     if "." not in key and key not in config:
-        # A bare leaf name that occurs once in the tree: `attention=laser` -> model.attention.
-        matches = [k for k in _keys(config) if k.split(".")[-1] == key]
+        # A bare name that occurs once in the tree: `qk_norm=true` -> model.attention.qk_norm.
+        matches = [k for k in _keys(config, sections=True) if k.split(".")[-1] == key]
         if len(matches) == 1:
             key = matches[0]
+    if _section(config, key) is not None and "kind" in _section(config, key):
+        # A section with a `kind` names it: `attention=laser` -> model.attention.kind=laser.
+        key = f"{key}.kind"
     node, *parents = config, *key.split(".")[:-1]
     for part in parents:
         if part not in node or not isinstance(node[part], ml_collections.ConfigDict):
@@ -89,11 +92,23 @@ def _parse(key: str, raw: str, old):
     return value
 
 
-def _keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+def _section(config: ml_collections.ConfigDict, key: str) -> ml_collections.ConfigDict | None:
+    """The section at dotted `key`, or None if there is none."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, ml_collections.ConfigDict) else None
+
+
+def _keys(config: ml_collections.ConfigDict, prefix: str = "", sections: bool = False) -> list[str]:
+    """Dotted keys of the leaves (and of the sections too, with `sections`)."""
     keys = []
     for k, v in config.items():
         if isinstance(v, ml_collections.ConfigDict):
-            keys += _keys(v, f"{prefix}{k}.")
+            keys += [f"{prefix}{k}"] if sections else []
+            keys += _keys(v, f"{prefix}{k}.", sections)
         else:
             keys.append(f"{prefix}{k}")
     return keys

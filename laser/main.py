@@ -39,15 +39,27 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def best_overrides(path: str) -> list[str]:
     """key=value overrides of the best trial recorded in a sweep's best.json (seed excluded)."""
+    return [f"{k}={v}" for k, v in best_trial_overrides(path)]
+
+
+def best_trial_overrides(
+    path: str, given: str = "", accepted: str = "a sweep's best.json"
+) -> list[tuple[str, object]]:
+    """(key, value) overrides of the best trial of a sweep's best.json (sweeps/run.py writes
+    it), seed excluded, values as recorded. The one parser of best.json: `--hparams-from` here
+    and sweeps that take a search's winner (sweeps/table4.py) both use it. A missing or
+    unreadable file, or one without a finished best trial, is a one-line ConfigError starting
+    with `given` (how the user gave the path; default "--hparams-from '<path>'")."""
     try:
         with open(path) as f:
             best = json.load(f)["best"]
-        items = best["overrides"].items()
+        items = list(best["overrides"].items())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        given = given or f"--hparams-from {path!r}"
         raise configs.ConfigError(
-            f"--hparams-from {path!r}: accepted: a sweep's best.json with a finished best trial"
+            f"{given}: accepted: {accepted} with a finished best trial"
         ) from None
-    return [f"{k}={v}" for k, v in items if k != "train.seed"]
+    return [(k, v) for k, v in items if k != "train.seed"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ float32 vs bfloat16 on the 2.2B model (Table 11). `make reproduce-table-11`, `ma
 
 from __future__ import annotations
 
-from sweeps.spec import Sweep, Trial, c4_tokenizer
+from sweeps.spec import ATTENTION, SEED, Sweep, Trial, c4_tokenizer
 
 CONFIG = "experiments/c4_lm/config.py"
 PROFILES = ("tiny", "paper")
@@ -24,7 +24,7 @@ def sweep(profile: str) -> Sweep:
             f"lamb-{attention}-seed{seed}",
             CONFIG,
             LAMB_MODEL[profile],
-            (("model.attention", attention), ("optim.name", "lamb"), ("train.seed", seed), *extra),
+            ((ATTENTION, attention), ("optim.name", "lamb"), (SEED, seed), *extra),
         )
         for attention in ATTENTIONS
         for seed in LAMB_SEEDS
@@ -34,7 +34,7 @@ def sweep(profile: str) -> Sweep:
             f"{dtype}-{attention}",
             CONFIG,
             PRECISION_MODEL[profile],
-            (("model.attention", attention), ("model.dtype", dtype), *extra),
+            ((ATTENTION, attention), ("model.dtype", dtype), *extra),
         )
         for dtype in DTYPES
         for attention in ATTENTIONS

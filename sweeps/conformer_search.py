@@ -10,7 +10,7 @@ the best trial of each variant over 5 seeds (sweeps/table5.py uses 3 seeds of th
 from __future__ import annotations
 
 from sweeps import table8
-from sweeps.spec import Sweep, Trial, trial_name
+from sweeps.spec import ATTENTION, Sweep, Trial, trial_name
 
 CONFIG = "experiments/conformer_librispeech/config.py"
 PROFILES = ("tiny", "paper")
@@ -22,7 +22,7 @@ def sweep(profile: str, n: int = table8.TRIALS, seed: int = 0) -> Sweep:
             name=f"{i:02d}-{trial_name(point)}",
             config=CONFIG,
             profile=profile,
-            overrides=(("model.attention", "softmax"), *point.items()),
+            overrides=((ATTENTION, "softmax"), *point.items()),
         )
         for i, point in enumerate(table8.trials(n, seed))
     )

@@ -7,7 +7,7 @@ for the power-law fit f(n) = a * n^b; Figure 5 plots the two largest sizes' curv
 from __future__ import annotations
 
 from sweeps import table1
-from sweeps.spec import Sweep, Trial, c4_tokenizer
+from sweeps.spec import ATTENTION, SEED, Sweep, Trial, c4_tokenizer
 
 CONFIG = "experiments/c4_lm/config.py"
 PROFILES = ("tiny", "paper")
@@ -26,7 +26,7 @@ def sweep(profile: str) -> Sweep:
             f"{size}-{attention}",
             CONFIG,
             size,
-            (("model.attention", attention), ("train.seed", 0), *extra),
+            ((ATTENTION, attention), (SEED, 0), *extra),
             # Table 1's seed-0 run of the same size is this very run: share its workdir.
             workdir=f"table1-{profile}/{size}-{attention}-seed0" if size in shared else "",
         )

@@ -2,7 +2,9 @@
 
     python -m sweeps.run sweeps/table1.py [--profile tiny] [--jobs N] [--dry-run] [--runs DIR]
 
-Trials run as `python -m laser.main` subprocesses under <runs>/<sweep>-<profile>/<trial>/. A trial
+Trials run as `python -m laser.main` subprocesses under <runs>/<sweep>-<profile>/<trial>/ (or the
+workdir they share with another sweep, Trial.workdir); the runs a trial reads (Trial.inputs, e.g.
+a pretrained LM) are found under the same <runs>. A trial
 whose status.json says done is skipped; any other is (re)started and resumes from its own
 checkpoint. The runner can be killed at any moment: its children get SIGTERM when it dies
 (Linux PR_SET_PDEATHSIG), checkpoint and stop, and the trainer's lock on the workdir keeps a
@@ -24,8 +26,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from laser import records
 from laser.configs import ConfigError
-from laser.train import records
 from sweeps.spec import Sweep, Trial
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +53,7 @@ def sweep_dir(sweep: Sweep, profile: str, runs: Path) -> Path:
 
 def trial_dir(sweep: Sweep, profile: str, runs: Path, trial: Trial) -> Path:
     """A trial's workdir: its own, or one it shares with another sweep (Trial.workdir)."""
-    return runs / trial.workdir if trial.workdir else sweep_dir(sweep, profile, runs) / trial.name
+    return runs / sweep.path(trial, profile)
 
 
 def _die_with_parent():  # runs in the child between fork and exec
@@ -59,10 +61,12 @@ def _die_with_parent():  # runs in the child between fork and exec
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _launch(trial: Trial, workdir: Path) -> subprocess.Popen:
+def _launch(trial: Trial, workdir: Path, runs: Path) -> subprocess.Popen:
     workdir.mkdir(parents=True, exist_ok=True)
     log = open(workdir / "train.log", "a")
-    cmd = trial.command(str(workdir), sys.executable) + ["--config.train.progress=false"]
+    # Absolute paths: the child runs in ROOT, which need not be the directory --runs is relative to.
+    cmd = trial.command(str(workdir.resolve()), sys.executable, runs=runs.resolve())
+    cmd += ["--config.train.progress=false"]
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
     return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec)
 
@@ -80,7 +84,7 @@ def run(sweep: Sweep, profile: str, runs: Path, jobs: int = 1) -> dict:
     while todo or active:
         while todo and len(active) < jobs:
             trial = todo.pop(0)
-            active[trial.name] = _launch(trial, trial_dir(sweep, profile, runs, trial))
+            active[trial.name] = _launch(trial, trial_dir(sweep, profile, runs, trial), runs)
         time.sleep(0.2)
         for name, proc in list(active.items()):
             if proc.poll() is not None:
@@ -135,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     base = sweep_dir(sweep, args.profile, args.runs)
     if args.dry_run:
         for trial in sweep.trials:
-            print(shlex.join(trial.command(str(trial_dir(sweep, args.profile, args.runs, trial)))))
+            workdir = str(trial_dir(sweep, args.profile, args.runs, trial))
+            print(shlex.join(trial.command(workdir, runs=args.runs)))
         return 0
     best = run(sweep, args.profile, args.runs, args.jobs)
     done = sum(r["status"] == "done" for r in best["ranking"])

@@ -3,6 +3,9 @@ seeded quasi-random (Halton) search, and the metric its best trial is chosen by.
 
 A sweep file is a Python module with `sweep(profile: str) -> Sweep`; the tables that describe a
 search space (Tables 8, 9) are rendered from the same objects, so the two cannot drift apart.
+The analysis finds a table's runs the same way: it selects the sweep's trials by their
+overrides and profile (Sweep.find) and asks sweeps.run.trial_dir where they live, so trial names
+are written in one place, the sweep file.
 """
 
 from __future__ import annotations
@@ -11,10 +14,18 @@ import dataclasses
 import itertools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scipy.stats import qmc
+
+# Override keys the sweeps set and the analysis selects trials by (the config layout of
+# laser.nn.AttentionConfig: one `model.attention` section).
+ATTENTION = "model.attention.kind"
+TEMPERATURE = "model.attention.temperature"
+PER_DIM_SCALE = "model.attention.per_dim_scale"
+QK_NORM = "model.attention.qk_norm"
+SEED = "train.seed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,11 +39,21 @@ class Trial:
     # Where the run lives, relative to the runs root; empty = "<sweep>-<profile>/<name>". Sweeps
     # that need the same run (same config, same seed) point to one workdir and share it.
     workdir: str = ""
+    # Overrides whose value is another run's workdir, relative to the runs root like `workdir`
+    # (e.g. the pretrained LM a fine-tuning trial starts from); the runner resolves them against
+    # its --runs, so a sweep never hard-codes where runs live.
+    inputs: tuple[tuple[str, str], ...] = ()
 
-    def command(self, workdir: str, python: str = "python") -> list[str]:
+    def command(
+        self, workdir: str, python: str = "python", runs: str | os.PathLike | None = None
+    ) -> list[str]:
+        """The trial's command line; `runs` (the runs root) is needed when it has inputs."""
+        if self.inputs and runs is None:
+            raise ValueError(f"trial {self.name}: its inputs are paths under the runs root")
         args = [python, "-m", "laser.main", "--config", f"{self.config}:{self.profile}"]
         args += ["--workdir", workdir]
-        return args + [f"--config.{k}={_format(v)}" for k, v in self.overrides]
+        inputs = [(k, os.path.join(runs, path)) for k, path in self.inputs]
+        return args + [f"--config.{k}={_format(v)}" for k, v in (*self.overrides, *inputs)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +68,30 @@ class Sweep:
         names = [t.name for t in self.trials]
         if len(set(names)) != len(names):
             raise ValueError(f"sweep {self.name}: trial names repeat")
+
+    def path(self, trial: Trial, profile: str) -> str:
+        """Where `trial` runs when the sweep runs at `profile`, relative to the runs root."""
+        return trial.workdir or f"{self.name}-{profile}/{trial.name}"
+
+    def select(self, where: Mapping[str, Any], model: str | None = None) -> tuple[Trial, ...]:
+        """The trials whose overrides give every key of `where` its value (None: the trial does
+        not override that key) and, if `model` is given, that run that config profile."""
+
+        def matches(trial: Trial) -> bool:
+            overrides = dict(trial.overrides)
+            return (model is None or trial.profile == model) and all(
+                overrides.get(k) == v for k, v in where.items()
+            )
+
+        return tuple(t for t in self.trials if matches(t))
+
+    def find(self, where: Mapping[str, Any], model: str | None = None) -> Trial:
+        """The one trial `select(where, model)` gives; a ValueError if none or several."""
+        found = self.select(where, model)
+        if len(found) != 1:
+            names = ", ".join(t.name for t in found) or "none"
+            raise ValueError(f"sweep {self.name}: {dict(where)} {model or ''} matches {names}")
+        return found[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +147,13 @@ def halton(space: Mapping[str, LogUniform | Choice], n: int, seed: int, skip: in
     return [
         {k: p.at(float(x)) for (k, p), x in zip(space.items(), row, strict=True)} for row in points
     ]
+
+
+def only(chosen: Mapping[str, Any], among: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """`chosen`, plus None (not overridden) for every other key the variants `among` set: the
+    `where` of Sweep.find that tells a variant from the ones that add options to it
+    ({"kind": "laser"} alone would also match "laser + temp")."""
+    return {**dict.fromkeys(k for variant in among for k in variant), **chosen}
 
 
 def trial_name(values: Mapping[str, Any]) -> str:

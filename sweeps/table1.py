@@ -9,7 +9,7 @@ Paper profiles need the C4 SentencePiece model: set C4_TOKENIZER=/path/to/spm.mo
 
 from __future__ import annotations
 
-from sweeps.spec import Sweep, Trial, c4_tokenizer
+from sweeps.spec import ATTENTION, SEED, Sweep, Trial, c4_tokenizer
 
 CONFIG = "experiments/c4_lm/config.py"
 PROFILES = ("tiny", "paper")
@@ -30,7 +30,7 @@ def sweep(profile: str) -> Sweep:
             name=f"{profiles[profile]}-{attention}-seed{seed}",
             config=CONFIG,
             profile=profiles[profile],
-            overrides=(("model.attention", attention), ("train.seed", seed), *extra),
+            overrides=((ATTENTION, attention), (SEED, seed), *extra),
         )
         for _, profiles in ROWS
         for attention in ATTENTIONS

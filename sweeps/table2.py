@@ -10,7 +10,7 @@ at 2.2B) and shared with it through Trial.workdir; the variants are trained here
 
 from __future__ import annotations
 
-from sweeps import table1
+from sweeps import spec, table1
 from sweeps.spec import Sweep, Trial, c4_tokenizer
 
 CONFIG = table1.CONFIG
@@ -22,17 +22,24 @@ MODEL = {"tiny": "tiny", "paper": "paper-2.2b"}
 TEMPERATURE = 0.5
 # Table 2's columns (analysis/paper.py TABLE_2) -> (attention, overrides, trial-name suffix).
 COLUMNS = {
-    "LASER +per-dim temp": ("laser", (("model.per_dim_scale", True),), "-pdt"),
+    "LASER +per-dim temp": ("laser", ((spec.PER_DIM_SCALE, True),), "-pdt"),
     "LASER": ("laser", (), ""),
-    "Standard +per-dim temp": ("softmax", (("model.per_dim_scale", True),), "-pdt"),
+    "Standard +per-dim temp": ("softmax", ((spec.PER_DIM_SCALE, True),), "-pdt"),
     "Standard": ("softmax", (), ""),
-    "Standard +temp": ("softmax", (("model.temperature", TEMPERATURE),), "-temp"),
+    "Standard +temp": ("softmax", ((spec.TEMPERATURE, TEMPERATURE),), "-temp"),
 }
 
 
 def trial_name(profile: str, column: str, seed: int) -> str:
     attention, _, suffix = COLUMNS[column]
     return f"{MODEL[profile]}-{attention}{suffix}-seed{seed}"
+
+
+def where(column: str) -> dict:
+    """The overrides that tell `column`'s trials from the other columns' (Sweep.select)."""
+    attention, options, _ = COLUMNS[column]
+    among = [dict(o) for _, o, _ in COLUMNS.values()]
+    return spec.only({spec.ATTENTION: attention, **dict(options)}, among)
 
 
 def sweep(profile: str) -> Sweep:
@@ -48,9 +55,9 @@ def sweep(profile: str) -> Sweep:
                     config=CONFIG,
                     profile=MODEL[profile],
                     overrides=(
-                        ("model.attention", attention),
+                        (spec.ATTENTION, attention),
                         *overrides,
-                        ("train.seed", seed),
+                        (spec.SEED, seed),
                         *extra,
                     ),
                     workdir=f"table1-{profile}/{name}" if shared else "",

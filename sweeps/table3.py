@@ -6,14 +6,15 @@ Each trial fine-tunes a pretrained LM of sweeps/table2.py (the plain LASER / sta
 the same seed) with experiments/downstream/config.py; train.steps is 10 epochs of the task's
 fine-tuning part. Tiny: the SuperGLUE tasks shipped offline (COPA, RTE, CB; the paper's WiC and
 WSC are not, see laser/evals/tasks.py), seeds 0-2. Paper: COPA, WiC, WSC, RTE, one seed.
-The pretrained runs must exist first: `python -m sweeps.run sweeps/table2.py` (make does it).
+The pretrained runs must exist first: `python -m sweeps.run sweeps/table2.py` (make does it),
+under the same --runs root as this sweep's (the runner resolves Trial.inputs against it).
 """
 
 from __future__ import annotations
 
 from experiments.downstream import config as downstream
 from sweeps import table2
-from sweeps.spec import Sweep, Trial
+from sweeps.spec import ATTENTION, SEED, Sweep, Trial
 
 CONFIG = "experiments/downstream/config.py"
 PROFILES = ("tiny", "paper")
@@ -35,27 +36,25 @@ def train_examples(profile: str, task: str) -> int:
 def sweep(profile: str) -> Sweep:
     batch = downstream.get_config(profile).data.batch_size
     column = {"laser": "LASER", "softmax": "Standard"}
+    pretraining = table2.sweep(profile)
     trials = []
     for task in TASKS[profile]:
         steps = downstream.steps_for(train_examples(profile, task), batch)
         for attention in ATTENTIONS:
             for seed in SEEDS[profile]:
-                name = table2.trial_name(profile, column[attention], seed)
-                where = (
-                    f"table1-{profile}/{name}" if profile == "tiny" else f"table2-{profile}/{name}"
-                )
+                lm = pretraining.find({**table2.where(column[attention]), SEED: seed})
                 trials.append(
                     Trial(
                         name=f"{task}-{attention}-seed{seed}",
                         config=CONFIG,
                         profile=profile,
                         overrides=(
-                            ("model.attention", attention),
-                            ("finetune.checkpoint", f"results/runs/{where}"),
+                            (ATTENTION, attention),
                             ("finetune.task", task),
                             ("train.steps", steps),
-                            ("train.seed", seed),
+                            (SEED, seed),
                         ),
+                        inputs=(("finetune.checkpoint", pretraining.path(lm, profile)),),
                     )
                 )
     return Sweep(name="table3", trials=tuple(trials), metric="test/error", description=__doc__)

@@ -16,10 +16,10 @@ attention, seed 0, tau in {0.5, 2}; see experiments/vit_imagenet/README.md); not
 
 from __future__ import annotations
 
-import json
 import os
 
-from laser.configs import ConfigError
+from laser.main import best_trial_overrides
+from sweeps import spec
 from sweeps.spec import Sweep, Trial
 
 CONFIG = "experiments/vit_imagenet/config.py"
@@ -30,13 +30,13 @@ HPARAMS_ENV = "VIT_HPARAMS"
 # Table 4's rows (analysis/paper.py TABLE_4 names): the options each one sets.
 OPTIONS = {
     "": (),
-    " + temp": (("model.temperature", TEMPERATURE),),
-    " + QK-normalization": (("model.qk_norm", True),),
-    " + per-dim temp": (("model.per_dim_scale", True),),
+    " + temp": ((spec.TEMPERATURE, TEMPERATURE),),
+    " + QK-normalization": ((spec.QK_NORM, True),),
+    " + per-dim temp": ((spec.PER_DIM_SCALE, True),),
 }
 ATTENTIONS = {"Standard": "softmax", "LASER": "laser"}
 ROWS = {
-    f"{label}{suffix}": (("model.attention", kind), *options)
+    f"{label}{suffix}": ((spec.ATTENTION, kind), *options)
     for label, kind in ATTENTIONS.items()
     for suffix, options in OPTIONS.items()
 }
@@ -50,25 +50,25 @@ def trial_name(row: str, seed: int) -> str:
     return f"{ATTENTIONS[label]}{SLUGS[suffix]}-seed{seed}"
 
 
+def where(row: str) -> dict:
+    """The overrides that tell `row`'s trials from the other rows' (Sweep.select)."""
+    return spec.only(dict(ROWS[row]), [dict(options) for options in ROWS.values()])
+
+
 def tuned_overrides() -> tuple[tuple[str, object], ...]:
-    """The best vit_search trial's overrides named by $VIT_HPARAMS (seed excluded); () if unset."""
+    """The best vit_search trial's overrides named by $VIT_HPARAMS (seed excluded); () if unset.
+    A bad file is laser.main's one-line ConfigError, naming VIT_HPARAMS."""
     path = os.environ.get(HPARAMS_ENV, "")
     if not path:
         return ()
-    try:
-        with open(path) as f:
-            overrides = json.load(f)["best"]["overrides"]
-        return tuple((k, v) for k, v in overrides.items() if k != "train.seed")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise ConfigError(
-            f"{HPARAMS_ENV}={path!r}: accepted: a vit_search best.json with a finished best trial"
-        ) from None
+    given = f"{HPARAMS_ENV}={path!r}"
+    return tuple(best_trial_overrides(path, given, "a vit_search best.json"))
 
 
 def sweep(profile: str) -> Sweep:
     tuned = tuned_overrides()
     trials = tuple(
-        Trial(trial_name(row, seed), CONFIG, profile, (*tuned, *options, ("train.seed", seed)))
+        Trial(trial_name(row, seed), CONFIG, profile, (*tuned, *options, (spec.SEED, seed)))
         for row, options in ROWS.items()
         for seed in SEEDS
     )

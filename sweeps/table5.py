@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from sweeps.spec import Sweep, Trial
+from sweeps.spec import ATTENTION, QK_NORM, SEED, TEMPERATURE, Sweep, Trial, only
 
 CONFIG = "experiments/conformer_librispeech/config.py"
 PROFILES = ("tiny", "paper")
@@ -30,19 +30,18 @@ def _tau() -> float:
 TAU = _tau()
 # Table 5's rows (analysis/paper.py TABLE_5 labels) -> (trial prefix, overrides).
 VARIANTS = {
-    "Standard": ("standard", {"model.attention": "softmax"}),
-    "Standard + temp": ("standard-temp", {"model.attention": "softmax", "model.temperature": TAU}),
-    "Standard + QK-Normalization": (
-        "standard-qknorm",
-        {"model.attention": "softmax", "model.qk_norm": True},
-    ),
-    "LASER": ("laser", {"model.attention": "laser"}),
-    "LASER + temp": ("laser-temp", {"model.attention": "laser", "model.temperature": TAU}),
-    "LASER + QK-Normalization": (
-        "laser-qknorm",
-        {"model.attention": "laser", "model.qk_norm": True},
-    ),
+    "Standard": ("standard", {ATTENTION: "softmax"}),
+    "Standard + temp": ("standard-temp", {ATTENTION: "softmax", TEMPERATURE: TAU}),
+    "Standard + QK-Normalization": ("standard-qknorm", {ATTENTION: "softmax", QK_NORM: True}),
+    "LASER": ("laser", {ATTENTION: "laser"}),
+    "LASER + temp": ("laser-temp", {ATTENTION: "laser", TEMPERATURE: TAU}),
+    "LASER + QK-Normalization": ("laser-qknorm", {ATTENTION: "laser", QK_NORM: True}),
 }
+
+
+def where(variant: str) -> dict:
+    """The overrides that tell `variant`'s trials from the other variants' (Sweep.select)."""
+    return only(VARIANTS[variant][1], [overrides for _, overrides in VARIANTS.values()])
 
 
 def sweep(profile: str) -> Sweep:
@@ -51,7 +50,7 @@ def sweep(profile: str) -> Sweep:
             name=f"{prefix}-seed{seed}",
             config=CONFIG,
             profile=profile,
-            overrides=(*overrides.items(), ("train.seed", seed)),
+            overrides=(*overrides.items(), (SEED, seed)),
         )
         for prefix, overrides in VARIANTS.values()
         for seed in SEEDS

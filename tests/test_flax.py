@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import laser
-from laser.nn import MultiHeadAttention
+from laser.nn import AttentionConfig, MultiHeadAttention
 
 X = jnp.asarray(np.random.default_rng(0).normal(size=(2, 7, 16)), jnp.float32)
 CAUSAL = nn.make_causal_mask(jnp.ones((2, 7)))  # [2, 1, 7, 7]
@@ -73,7 +73,9 @@ def test_attention_fn_dropout_follows_flax_semantics():
 
 @pytest.mark.parametrize("kind", laser.KINDS)
 def test_suite_module_matches_the_functional_api(kind):
-    module = MultiHeadAttention(num_heads=4, head_dim=4, num_kv_heads=2, kind=kind)
+    module = MultiHeadAttention(
+        num_heads=4, head_dim=4, num_kv_heads=2, attention=AttentionConfig(kind=kind)
+    )
     params = nn.unbox(module.init(jax.random.key(0), X, is_causal=True)["params"])
     assert params["key"]["kernel"].shape == (16, 2, 4)  # grouped-query
     out = module.apply({"params": params}, X, is_causal=True)
@@ -84,15 +86,15 @@ def test_suite_module_matches_the_functional_api(kind):
 
 
 def test_suite_module_options_create_their_parameters():
-    plain = MultiHeadAttention(num_heads=2, head_dim=8, kind="laser")
-    full = MultiHeadAttention(
-        num_heads=2, head_dim=8, kind="laser", per_dim_scale=True, qk_norm=True
-    )
+    plain = MultiHeadAttention(num_heads=2, head_dim=8, attention=AttentionConfig("laser"))
+    options = AttentionConfig("laser", per_dim_scale=True, qk_norm=True)
+    full = MultiHeadAttention(num_heads=2, head_dim=8, attention=options)
     p_plain = plain.init(jax.random.key(0), X)["params"]
     p_full = full.init(jax.random.key(0), X)["params"]
     assert set(p_full) - set(p_plain) == {"per_dim_scale", "query_norm", "key_norm"}
     # p = 0 and unit LayerNorm scales: per-dim scale is the identity at init.
-    per_dim = MultiHeadAttention(num_heads=2, head_dim=8, kind="laser", per_dim_scale=True)
+    per_dim_only = AttentionConfig("laser", per_dim_scale=True)
+    per_dim = MultiHeadAttention(num_heads=2, head_dim=8, attention=per_dim_only)
     p_dim = per_dim.init(jax.random.key(0), X)["params"]
     np.testing.assert_allclose(
         per_dim.apply({"params": p_dim}, X), plain.apply({"params": p_plain}, X), rtol=1e-5
@@ -100,3 +102,14 @@ def test_suite_module_options_create_their_parameters():
     # Kernels carry logical axis names for the trainer's sharding rules.
     boxed = full.init(jax.random.key(0), X)["params"]["query"]["kernel"]
     assert boxed.names == ("embed", "heads", "kv")
+
+
+def test_attention_config_rejects_bad_values_and_keys_in_one_line():
+    with pytest.raises(ValueError, match=r"model.attention.kind='flash': accepted: softmax"):
+        AttentionConfig(kind="flash")
+    with pytest.raises(ValueError, match=r"model.attention.temperature=0.0: accepted: a number"):
+        AttentionConfig(temperature=0.0)
+    with pytest.raises(ValueError, match=r"'tempreature' unknown; accepted: kind, temperature"):
+        AttentionConfig.from_config({"kind": "laser", "tempreature": 2.0})
+    section = AttentionConfig("laser", qk_norm=True).section()
+    assert AttentionConfig.from_config(section) == AttentionConfig("laser", qk_norm=True)

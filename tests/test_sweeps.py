@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from analysis import render
-from laser.train import records
+from laser import records
 from sweeps import run as runner
 from sweeps import spec, table1
 
@@ -207,3 +207,122 @@ def test_lamb_and_table11_render_from_run_records(tmp_path):
     assert "| test | 2.741 | 2.758 | -0.62% | 5.000 ± 0.100 (n=3) | 5.200 ± 0.100 (n=3) |" in lamb
     assert "| FP32 | 2.326 | 2.344 | -0.77% | 4.800 (n=1) | 4.900 (n=1) | -2.04% |" in t11
     assert "| BF16 | 2.333 | 2.35 | -0.72% | run diverged | run missing | n/a |" in t11
+
+
+# ------------------------------------------------------------- one source of trials and paths
+
+SWEEP_FILES = sorted(p for p in (ROOT / "sweeps").glob("*.py") if p.stem not in ("spec", "run"))
+
+
+def _sweeps(profile: str = "tiny"):
+    for file in SWEEP_FILES:
+        if "def sweep(" in file.read_text():
+            yield runner.load_sweep(str(file), profile)
+
+
+def test_sweeps_set_attention_options_in_the_model_attention_section(monkeypatch):
+    monkeypatch.delenv("VIT_HPARAMS", raising=False)
+    old = {"model.attention", "model.temperature", "model.per_dim_scale", "model.qk_norm"}
+    seen = set()
+    for sweep in _sweeps():
+        for trial in sweep.trials:
+            keys = {k for k, _ in trial.overrides}
+            assert not keys & old, (sweep.name, trial.name)
+            seen |= {k for k in keys if k.startswith("model.attention.")}
+    assert seen == {spec.ATTENTION, spec.TEMPERATURE, spec.PER_DIM_SCALE, spec.QK_NORM}
+
+
+def test_trial_names_and_workdirs_stay_where_existing_runs_are(monkeypatch):
+    from sweeps import ablations, figure4, table2, table3, table4, table5
+
+    monkeypatch.delenv("VIT_HPARAMS", raising=False)
+
+    def paths(module, profile="tiny"):
+        sweep = module.sweep(profile)
+        return {sweep.path(t, profile) for t in sweep.trials}
+
+    assert "table1-tiny/tiny-wide-softmax-seed2" in paths(table1)
+    assert "table1-paper/paper-234m-laser-seed0" in paths(table1, "paper")
+    assert {"table1-tiny/tiny-laser-seed0", "table2-tiny/tiny-softmax-temp-seed1"} <= paths(table2)
+    assert {"table2-tiny/tiny-laser-pdt-seed2"} <= paths(table2)
+    assert "table2-paper/paper-2.2b-laser-seed0" in paths(table2, "paper")
+    assert {"table3-tiny/copa-laser-seed0", "table3-tiny/cb-softmax-seed2"} <= paths(table3)
+    assert {"table4-tiny/laser-perdim-seed0", "table4-tiny/softmax-qknorm-seed1"} <= paths(table4)
+    assert {"table5-tiny/standard-qknorm-seed2", "table5-tiny/laser-temp-seed0"} <= paths(table5)
+    assert {"table1-tiny/tiny-laser-seed0", "figure4-tiny/tiny-2.2b-softmax"} <= paths(figure4)
+    assert {"ablations-tiny/lamb-laser-seed1", "ablations-tiny/float32-laser"} <= paths(ablations)
+
+
+def test_find_selects_one_trial_by_overrides_and_profile():
+    trials = (
+        spec.Trial("a", "c.py", "small", ((spec.ATTENTION, "laser"), (spec.SEED, 0))),
+        spec.Trial("b", "c.py", "small", ((spec.ATTENTION, "laser"), (spec.QK_NORM, True))),
+        spec.Trial("c", "c.py", "big", ((spec.ATTENTION, "laser"), (spec.SEED, 0))),
+    )
+    sweep = spec.Sweep("s", trials)
+    assert sweep.find({spec.SEED: 0}, "big").name == "c"
+    assert sweep.find({spec.ATTENTION: "laser", spec.QK_NORM: None}, "small").name == "a"
+    assert [t.name for t in sweep.select({spec.ATTENTION: "laser"})] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="matches a, c"):
+        sweep.find({spec.SEED: 0})
+    with pytest.raises(ValueError, match="matches none"):
+        sweep.find({spec.SEED: 1})
+    among = [{spec.ATTENTION: "laser"}, {spec.ATTENTION: "laser", spec.QK_NORM: True}]
+    assert spec.only({spec.ATTENTION: "laser"}, among) == {
+        spec.ATTENTION: "laser",
+        spec.QK_NORM: None,
+    }
+
+
+def test_table3_reads_its_pretrained_lms_under_the_runners_runs_root(tmp_path, capsys):
+    from sweeps import table3
+
+    runs = tmp_path / "elsewhere"
+    assert runner.main([str(ROOT / "sweeps/table3.py"), "--runs", str(runs), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("-m laser.main") == len(table3.sweep("tiny").trials)
+    assert f"--config.finetune.checkpoint={runs}/table1-tiny/tiny-laser-seed0" in out
+    assert f"--workdir {runs}/table3-tiny/copa-laser-seed0" in out
+    assert "results/runs" not in out
+    with pytest.raises(ValueError, match="runs root"):
+        table3.sweep("tiny").trials[0].command("w")
+
+
+def test_table4_and_hparams_from_share_one_best_json_parser(tmp_path, monkeypatch):
+    from laser import main
+    from laser.configs import ConfigError
+    from sweeps import table4
+
+    best = tmp_path / "best.json"
+    overrides = {"optim.learning_rate": 0.0012345678, "train.seed": 4, "optim.b2": 0.99}
+    best.write_text(json.dumps({"best": {"trial": "03", "overrides": overrides}}))
+    monkeypatch.setenv(table4.HPARAMS_ENV, str(best))
+    expected = (("optim.learning_rate", 0.0012345678), ("optim.b2", 0.99))
+    assert table4.tuned_overrides() == expected
+    assert main.best_overrides(str(best)) == ["optim.learning_rate=0.0012345678", "optim.b2=0.99"]
+    trial = table4.sweep("tiny").trials[0]
+    assert "--config.optim.learning_rate=0.00123457" in trial.command("w")  # as searched
+    best.write_text(json.dumps({"best": None, "ranking": []}))  # no finished trial
+    for call, named in (
+        (table4.tuned_overrides, f"VIT_HPARAMS={str(best)!r}: accepted: a vit_search best.json"),
+        (lambda: main.best_overrides(str(best)), f"--hparams-from {str(best)!r}: accepted"),
+    ):
+        with pytest.raises(ConfigError) as e:
+            call()
+        assert str(e.value).startswith(named) and "\n" not in str(e.value)
+
+
+def test_analysis_finds_runs_through_the_sweeps_trials(tmp_path, monkeypatch):
+    """Records where sweeps.run puts them (trial_dir), one variant done: only its row has them."""
+    from analysis import vision
+    from sweeps import table4
+
+    monkeypatch.delenv(table4.HPARAMS_ENV, raising=False)
+    runs, sweep = tmp_path / "runs", table4.sweep("tiny")
+    final = {f"{s}/error": 0.25 for s in ("valid", "test", "train")}
+    for trial in sweep.select(table4.where("LASER + temp")):
+        records.set_status(runner.trial_dir(sweep, "tiny", runs, trial), "done", final=final)
+    vision.render_table4("tiny", runs, tmp_path / "out")
+    rows = {r.split(" | ")[0]: r for r in (tmp_path / "out/table4.md").read_text().splitlines()}
+    assert "25.000 ± 0.000 (n=3)" in rows["| LASER + temp"]
+    assert "n=" not in rows["| LASER"] and "n=" not in rows["| Standard + temp"]

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from laser import configs, main
-from laser.train import records
+from laser import configs, main, records
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "experiments/c4_lm/config.py")
@@ -42,7 +41,8 @@ def test_tiny_profile_runs_3_steps_and_writes_complete_records(tmp_path, profile
     attention = "softmax" if profile == "tiny" else "laser"
     args = ["--config", f"{CONFIG}:{profile},attention={attention}", "--workdir", str(tmp_path)]
     assert main.main(args + QUICK) == 0
-    assert json.loads((tmp_path / "config.json").read_text())["model"]["attention"] == attention
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"]["attention"]["kind"] == attention
     meta = records.read_json(tmp_path / "meta.json")
     assert meta["backend"] == "cpu" and "jax" in meta["packages"]
     status = records.read_status(tmp_path)
@@ -154,7 +154,7 @@ def test_a_nan_loss_stops_the_run_as_diverged(tmp_path):
     "args,message",
     [
         ([f"{CONFIG}:huge"], "profile 'huge' not in"),
-        ([f"{CONFIG}:tiny,attention=flash"], "config model.attention='flash': accepted: softmax"),
+        ([f"{CONFIG}:tiny,attention=flash"], "config model.attention.kind='flash': accepted: softmax"),
         ([f"{CONFIG}:tiny", "--config.train.stepz=3"], "config key 'train.stepz' unknown"),
         ([f"{CONFIG}:tiny", "--config.train.steps=many"], "accepted: an integer"),
         ([f"{CONFIG}:tiny", "--config.optim.name=sgd"], "config optim.name='sgd': accepted"),
@@ -172,14 +172,13 @@ def test_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args
 
 
 def test_paper_profiles_have_the_stated_parameter_counts():
-    from laser.nn.transformer_lm import param_count
-    from laser.train.causal_lm import build_model
+    from laser.nn.transformer_lm import from_config, param_count
 
     spec = importlib.util.spec_from_file_location("c4_lm_config", CONFIG)
     cfg = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cfg)
     for profile, stated in cfg.STATED_PARAMS.items():
-        model = build_model(configs.load(f"{CONFIG}:{profile}").model)
+        model = from_config(configs.load(f"{CONFIG}:{profile}").model)
         assert abs(param_count(model) / stated - 1) < 0.05, profile
 
 

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from laser import configs, main
+from laser import configs, main, records
 from laser.configs import ConfigError
 from laser.data import fashion_mnist
-from laser.nn import vit
-from laser.train import records
+from laser.nn import AttentionConfig, vit
 from sweeps import table4, vit_search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +48,8 @@ def test_vit_s16_has_algoperfs_22m_parameters():
     assert _s16_params() == 22_122_472
     assert vit.param_count(model, 224) == 22_122_472
     # The options add what they should: per-dim scale 64 per layer, QK-norm 2 x 64 per layer.
-    per_dim = vit.ViT(num_classes=1000, per_dim_scale=True, **vit.decode_variant("S/16"))
+    options = AttentionConfig(per_dim_scale=True)
+    per_dim = vit.ViT(num_classes=1000, attention=options, **vit.decode_variant("S/16"))
     assert vit.param_count(per_dim, 224) == 22_122_472 + 12 * 64
 
 
@@ -71,13 +71,35 @@ def test_posemb_sincos_2d_layout():
     np.testing.assert_allclose(pe[1, 4:], [0, 0, 1, 1])
 
 
-def test_vit_head_starts_at_zero_and_attention_kinds_run():
+def test_vit_head_starts_at_zero_and_attention_kinds_differ():
     images = jax.random.normal(jax.random.key(0), (2, 16, 16, 3))
-    for kind, options in [("softmax", {}), ("laser", {"qk_norm": True, "temperature": 2.0})]:
-        model = vit.ViT(num_classes=5, attention=kind, **options, **vit.decode_variant("xs/4"))
-        params = model.init(jax.random.key(1), images)
-        np.testing.assert_array_equal(model.apply(params, images), 0.0)  # zero-initialised head
-        assert model.apply(params, images).shape == (2, 5)
+
+    def model(**attention):
+        return vit.ViT(5, **vit.decode_variant("xs/4"), attention=AttentionConfig(**attention))
+
+    models = {
+        "softmax": model(kind="softmax"),
+        "laser": model(kind="laser"),
+        "laser+temp": model(kind="laser", temperature=2.0),
+        "laser+qknorm+perdim": model(kind="laser", qk_norm=True, per_dim_scale=True),
+    }
+    params = {k: m.init(jax.random.key(1), images)["params"] for k, m in models.items()}
+    for name, m in models.items():  # zero-initialised head: every kind starts at logits 0
+        np.testing.assert_array_equal(params[name]["head"]["kernel"], 0.0)
+        np.testing.assert_array_equal(m.apply({"params": params[name]}, images), 0.0)
+    # A random head; softmax, laser and laser+temp share one set of parameters (they have the
+    # same ones), so their logits differ only by the attention.
+    params["laser"] = params["laser+temp"] = params["softmax"]
+    logits = {}
+    for name, m in models.items():
+        p = params[name]
+        kernel = jax.random.normal(jax.random.key(2), p["head"]["kernel"].shape)
+        p = {**p, "head": {**p["head"], "kernel": kernel}}
+        logits[name] = out = np.asarray(m.apply({"params": p}, images))
+        assert out.shape == (2, 5) and np.isfinite(out).all() and np.abs(out).max() > 0.1
+        assert np.abs(out[0] - out[1]).max() > 0.1  # the logits depend on the image
+    assert np.abs(logits["softmax"] - logits["laser"]).max() > 0.1
+    assert np.abs(logits["laser"] - logits["laser+temp"]).max() > 0.1
 
 
 def _task(tmp_path, profile="tiny", *overrides):
@@ -98,7 +120,7 @@ def test_classification_loss_smoothing_and_weighted_error():
     }
     # The zero-initialised head gives uniform logits: loss log(10) with or without smoothing,
     # argmax 0, so the two weighted rows labelled 3 are wrong and the padded row does not count.
-    loss, aux = task.loss_fn(params, batch, jax.random.key(0), True)
+    loss, (aux, _) = task.loss_fn(params, {}, batch, jax.random.key(0), True)
     np.testing.assert_allclose(loss, np.log(10), rtol=1e-6)
     assert float(aux["error_sum"]) == 2 and float(aux["weight_sum"]) == 3
     # Smoothing (0.1) applies in training only: a head biased to class 3 separates the two.
@@ -109,7 +131,7 @@ def test_classification_loss_smoothing_and_weighted_error():
     smooth = (1 - 0.1) * labels + 0.1 / 10
     expect = {True: -(smooth * log_p).sum(-1), False: -(labels * log_p).sum(-1)}
     for train in (True, False):
-        loss, aux = task.loss_fn(params, batch, None, train)
+        loss, (aux, _) = task.loss_fn(params, {}, batch, None, train)
         np.testing.assert_allclose(loss, expect[train][:3].mean(), rtol=1e-5)
         assert float(aux["error_sum"]) == 1  # only the row labelled 0
 
@@ -223,8 +245,9 @@ def test_randaugment_crops_and_mixup():
 def test_tiny_profile_runs_3_steps(tmp_path, variant):
     extra = []
     if variant != "standard":
-        extra = ["--config.model.attention=laser", "--config.model.qk_norm=true"]
-        extra += ["--config.model.per_dim_scale=true", "--config.model.temperature=2.0"]
+        extra = ["--config.model.attention.kind=laser", "--config.model.attention.qk_norm=true"]
+        extra += ["--config.model.attention.per_dim_scale=true"]
+        extra += ["--config.model.attention.temperature=2.0"]
     args = ["--config", f"{CONFIG}:tiny", "--workdir", str(tmp_path)]
     assert main.main(args + QUICK + extra) == 0
     status = records.read_status(tmp_path)
@@ -282,11 +305,11 @@ def test_table4_sweep_has_8_variants_x_3_seeds(monkeypatch):
     assert len(sweep.trials) == 24 and set(table4.ROWS) == set(paper.TABLE_4["rows"])
     by_name = {t.name: dict(t.overrides) for t in sweep.trials}
     assert by_name["laser-qknorm-seed2"] == {
-        "model.attention": "laser",
-        "model.qk_norm": True,
+        "model.attention.kind": "laser",
+        "model.attention.qk_norm": True,
         "train.seed": 2,
     }
-    assert by_name["softmax-temp-seed0"]["model.temperature"] == table4.TEMPERATURE
+    assert by_name["softmax-temp-seed0"]["model.attention.temperature"] == table4.TEMPERATURE
 
 
 def test_table4_takes_the_best_search_trial(tmp_path, monkeypatch):

@@ -20,8 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 import laser
-from laser import configs
-from laser.train import records
+from laser import configs, records, reference
 
 CONFIG = Path(__file__).with_name("config.py")
 METHODS = ("vanilla_laser", "laser", "laser_exact", "softmax")
@@ -42,18 +41,12 @@ def attention_outputs(q, k, v, is_causal: bool) -> dict[str, jax.Array]:
 
 
 def reference_outputs(q, k, v, is_causal: bool) -> dict[str, np.ndarray]:
-    """float64 softmax and LASER outputs straight from the definitions, one head at a time."""
-    q, k, v = (np.asarray(x, np.float64)[0] for x in (q, k, v))  # [T, N, H]
-    T, N, H = q.shape
-    soft, las = np.empty_like(q), np.empty_like(q)
-    allowed = np.tril(np.ones((T, T), bool)) if is_causal else np.ones((T, T), bool)
-    for n in range(N):
-        logits = np.where(allowed, q[:, n] @ k[:, n].T / np.sqrt(H), -np.inf)
-        p = np.exp(logits - logits.max(-1, keepdims=True))
-        p /= p.sum(-1, keepdims=True)
-        soft[:, n] = p @ v[:, n]
-        las[:, n] = np.log(p @ np.exp(v[:, n]))
-    return {"softmax": soft, "laser": las}
+    """float64 softmax and LASER outputs of the (rounded) inputs, [T, N, H]: laser.reference,
+    the exact reference the attention tests use too."""
+    B, T, N, _ = q.shape
+    vis = reference.visible_mask(B, N, T, k.shape[1], is_causal=is_causal)
+    outputs = reference.outputs(q, k, v, vis=vis)
+    return {kind: np.ascontiguousarray(out[0]) for kind, out in outputs.items()}
 
 
 def sample(config, index: int):
@@ -65,16 +58,7 @@ def sample(config, index: int):
 
 
 def run(config, workdir: Path) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    if (workdir / "config.json").exists():
-        if records.read_json(workdir / "config.json") != config.to_dict():
-            raise configs.ConfigError(
-                f"--workdir {workdir}: holds a run of another config; accepted: an empty "
-                "workdir or one with the same config"
-            )
-    else:
-        records.write_json(workdir / "config.json", config.to_dict())
-        records.write_json(workdir / "meta.json", records.meta())
+    records.prepare_workdir(workdir, config.to_dict())
     done = {
         r["step"] for r in records.read_metrics(workdir) if r["name"] == f"rel_err/{METHODS[-1]}"
     }

@@ -1,7 +1,8 @@
 """Decoder-only LM on C4 (paper §4.1): Table 1, Figures 2-6, the scaling points of Figure 4.
 
 Command: python -m laser.main --config experiments/c4_lm/config.py:<profile>[,attention=laser]
-         --workdir <dir>     (make reproduce-table-1 will drive these; see the experiment README)
+         --workdir <dir> [--config.model.attention.<kind|temperature|per_dim_scale|qk_norm>=...]
+         (make reproduce-table-1 runs Table 1's trials through sweeps/table1.py; see the README)
 
 Profiles (the `paper-*` ones match the paper; tiny ones mirror Table 1's rows on this CPU):
   paper-234m   16 layers, d 1024, 8x128 heads, MLP 4096   (Table 1 row 1, Figure 4 point)
@@ -42,6 +43,8 @@ Table 1's 18 runs (3 rows x 2 attentions x 3 seeds) finish within 30 minutes.
 
 import ml_collections
 
+from laser.nn.attention import attention_section
+
 # name: (layers, model_dim, heads, head_dim, mlp_dim)
 SIZES = {
     "paper-234m": (16, 1024, 8, 128, 4096),
@@ -80,10 +83,7 @@ def get_config(profile: str) -> ml_collections.ConfigDict:
             num_heads=heads,
             head_dim=head_dim,
             mlp_dim=mlp,
-            attention="softmax",
-            temperature=1.0,
-            per_dim_scale=False,
-            qk_norm=False,
+            attention=attention_section(),  # softmax; laser.nn.AttentionConfig
             dtype="float32",
             remat=paper,
         )

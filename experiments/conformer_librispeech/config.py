@@ -36,6 +36,8 @@ Choices where the paper is silent (sources: ../shared/REFERENCE.md, AlgoPerf):
 
 import ml_collections
 
+from laser.nn.attention import attention_section
+
 PROFILES = ("tiny", "paper")
 TAU = 0.8  # "+temp": logits / tau, chosen by hand (see above)
 # name: (model_dim, heads, layers, vocab)
@@ -56,10 +58,7 @@ def get_config(profile: str) -> ml_collections.ConfigDict:
             num_heads=heads,
             num_layers=layers,
             kernel_size=5,
-            attention="softmax",
-            temperature=1.0,
-            per_dim_scale=True,
-            qk_norm=False,
+            attention=attention_section(per_dim_scale=True),  # AlgoPerf's QueryScaler
             dropout_rate=0.1,
             specaug=True,
             bn_momentum=0.999 if paper else 0.99,

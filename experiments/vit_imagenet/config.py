@@ -29,8 +29,8 @@ Choices where the paper is silent (sources):
     target_setting_algorithms/imagenet_vit), with Table 8's warmup_factor 0.05 and label smoothing
     0.1 (a Table 8 point); `make reproduce-table-4 SWEEP=1` replaces them by sweeps/vit_search.py's
     best trial, as the paper did.
-  - "+temp" tau (model.temperature, logits / (tau sqrt(d))): the paper tuned it by hand and does
-    not report it; see sweeps/table4.py TEMPERATURE for ours and why.
+  - "+temp" tau (model.attention.temperature, logits / (tau sqrt(d))): the paper tuned it by
+    hand and does not report it; see sweeps/table4.py TEMPERATURE for ours and why.
   - Weight decay on all parameters (AlgoPerf's NAdamW). Float32 compute.
 Tiny choices: batch 128, 1500 steps (~3.5 epochs), same NAdamW recipe with lr 2e-3, 1 - beta1
 0.1, beta2 0.999, weight decay 0.05, warmup 0.05, label smoothing 0.1, dropout 0, light
@@ -42,6 +42,8 @@ once. Evaluation on the full valid/test/train-subset splits once, at the end.
 """
 
 import ml_collections
+
+from laser.nn.attention import attention_section
 
 PROFILES = ("tiny", "paper")
 
@@ -55,10 +57,7 @@ def get_config(profile: str) -> ml_collections.ConfigDict:
         dict(
             variant="S/16" if paper else "xs/7",
             num_classes=1000 if paper else 10,
-            attention="softmax",
-            temperature=1.0,
-            per_dim_scale=False,
-            qk_norm=False,
+            attention=attention_section(),  # softmax; laser.nn.AttentionConfig
             dropout_rate=0.1 if paper else 0.0,
             dtype="float32",
         )

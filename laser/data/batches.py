@@ -1,14 +1,17 @@
-"""Language-model batches from a 1-D token array.
+"""Batches: language-model windows from a 1-D token array, and what every task's data shares.
 
 Training batches are a pure function of (seed, step): no iterator state to checkpoint, and a run
 resumed at step k sees exactly the batches it would have seen without the interruption.
 Evaluation walks the split once, in order, so every token is scored exactly once.
+`local_rows` cuts a global batch to this process's rows; `StepBatches` indexes an iterator
+pipeline (tf.data) by step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import jax
 import numpy as np
 
 Batch = dict[str, np.ndarray]
@@ -82,3 +85,29 @@ def eval_batches(
             windows[row, : len(chunk)] = chunk
             weights[row, : len(chunk) - 1] = 1.0
         yield _batch(windows, weights)
+
+
+def local_rows(batch: Batch) -> Batch:
+    """This process's contiguous share of a global batch's rows (all of them on one process)."""
+    count, index = jax.process_count(), jax.process_index()
+    n = len(next(iter(batch.values()))) // count
+    return {k: v[index * n : (index + 1) * n] for k, v in batch.items()}
+
+
+class StepBatches:
+    """Training batches of an iterator pipeline (tf.data) by step: `self(step)` is the
+    `start(step)` iterator's next batch. Consecutive steps read one iterator; any other step (a
+    resumed run) calls `start(step)` again, which replays the pipeline to that step (O(step)
+    reading, but no iterator state to checkpoint, and the batches of an uninterrupted run)."""
+
+    def __init__(self, start: Callable[[int], Iterator[Batch]]):
+        self._start = start
+        self._next: int | None = None
+        self._it: Iterator[Batch] | None = None
+
+    def __call__(self, step: int) -> Batch:
+        if self._next != step:
+            self._it = self._start(step)
+        batch = next(self._it)
+        self._next = step + 1
+        return batch

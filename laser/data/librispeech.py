@@ -5,8 +5,9 @@ test = test_clean; "train" is also scored (first `train.eval_batches` batches of
 Utterances with transcripts over 256 characters or audio over 320,000 samples are dropped.
 Transcripts are lower-cased and encoded with a SentencePiece model: `data.tokenizer_path`, or a
 1024-piece unigram model trained once on train_clean100's transcripts and cached (AlgoPerf
-trains its own the same way). Batches are padded on the host by laser.train.ctc.pad_batch to
-fixed shapes [batch, max_audio] and [batch, max_target] (one compilation).
+trains its own the same way). Batches are padded on the host by
+laser.data.speech_batches.pad_batch to fixed shapes [batch, max_audio] and [batch, max_target]
+(one compilation).
 
 Data order: the training stream is a seeded shuffle of this process's shard, repeated; a run
 resumed at step s skips s batches (O(s), as the C4 loader).
@@ -14,11 +15,13 @@ resumed at step s skips s batches (O(s), as the C4 loader).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 
 import ml_collections
 
 from laser.data import tokenizer as tok
+from laser.data.batches import StepBatches
 
 SPLITS = {
     "train": "train_clean100+train_clean360+train_other500",
@@ -68,8 +71,7 @@ def _examples(split: str, data_dir: str, shuffle_seed: int | None, shard=(0, 1))
 
 
 class LibrispeechSource:
-    """Batches of tfds librispeech for CTCTask (its `local` argument is unused: each process
-    reads its own shard)."""
+    """Batches of tfds librispeech for CTCTask; each process reads its own shard."""
 
     eval_splits = ("valid", "test", "train")
 
@@ -77,10 +79,10 @@ class LibrispeechSource:
         self.config, self.shard = config, (process, processes)
         self.local_batch = config.data.batch_size // processes
         self.vocab = tokenizer(config)
-        self._train: tuple[int, Iterator] | None = None
+        self._train = StepBatches(self._train_from)
 
     def _batches(self, split: str, shuffle_seed: int | None, repeat: bool) -> Iterator[dict]:
-        from laser.train.ctc import pad_batch
+        from laser.data.speech_batches import pad_batch
 
         d = self.config.data
         ds = _examples(SPLITS[split], d.tfds_data_dir, shuffle_seed, self.shard)
@@ -98,19 +100,14 @@ class LibrispeechSource:
         if audio:  # the last, partial evaluation batch: filler rows have weight 0
             yield pad_batch(audio, targets, self.local_batch, d.max_audio, d.max_target)
 
-    def train_batch(self, step: int, local: Callable) -> dict:
-        del local
-        if self._train is None or self._train[0] != step:
-            it = self._batches("train", self.config.train.seed, repeat=True)
-            for _ in range(step):  # resume: skip the batches already trained on
-                next(it)
-            self._train = (step, it)
-        batch = next(self._train[1])
-        self._train = (step + 1, self._train[1])
-        return batch
+    def _train_from(self, step: int) -> Iterator[dict]:
+        batches = self._batches("train", self.config.train.seed, repeat=True)
+        return itertools.islice(batches, step, None)  # resume: skip the batches trained on
 
-    def eval_batches(self, split: str, local: Callable) -> Iterable[dict]:
-        del local
+    def train_batch(self, step: int) -> dict:
+        return self._train(step)
+
+    def eval_batches(self, split: str) -> Iterable[dict]:
         name = "train_eval" if split == "train" else split
         n = self.config.train.eval_batches
         for i, batch in enumerate(self._batches(name, None, repeat=False)):

@@ -25,10 +25,14 @@ import os
 import re
 import tempfile
 import wave
+from collections.abc import Iterable
 from pathlib import Path
 
+import ml_collections
 import numpy as np
 
+from laser.data.batches import local_rows
+from laser.data.speech_batches import pad_batch
 from laser.data.tokenizer import default_cache_dir
 
 SAMPLE_RATE = 16_000
@@ -187,3 +191,52 @@ def real_recordings(root: Path = POCKETSPHINX) -> dict | None:
                 audio.append(np.frombuffer(w.readframes(w.getnframes()), np.int16))
             texts.append(normalize(m.group(1)))
     return {"audio": audio, "text": texts, "voice": ["real"] * len(texts)}
+
+
+class SynthSource:
+    """The cached synthetic corpus (+ real recordings where installed) as fixed-shape batches
+    for the CTC task (laser.train.ctc); a training batch is a pure function of (seed, step).
+    Batches hold this process's rows (laser.data.batches.local_rows)."""
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        d = config.data
+        spec = dict(
+            seed=d.synth_seed,
+            sizes={"train": d.train_size, "valid": d.eval_size, "test": d.eval_size},
+            min_words=d.min_words,
+            max_words=d.max_words,
+            max_chars=d.max_chars,
+            max_samples=d.max_audio,
+        )
+        self.vocab = CharVocab()
+        self.data = corpus(spec)
+        real = real_recordings() if d.real_test else None
+        self.eval_splits = ("valid", "test", "train") + (("real",) if real else ())
+        if real:
+            self.data["real"] = real
+        self.targets = {s: [self.vocab.encode(t) for t in v["text"]] for s, v in self.data.items()}
+        self.config, self.seed = config, config.train.seed
+
+    def train_batch(self, step: int) -> dict:
+        d = self.config.data
+        rng = np.random.default_rng([self.seed, step])
+        idx = rng.choice(len(self.targets["train"]), d.batch_size, replace=False)
+        audio = [self.data["train"]["audio"][i] for i in idx]
+        batch = pad_batch(
+            audio, [self.targets["train"][i] for i in idx], d.batch_size, d.max_audio, d.max_target
+        )
+        return local_rows(batch)
+
+    def eval_batches(self, split: str) -> Iterable[dict]:
+        d = self.config.data
+        audio, targets = self.data[split]["audio"], self.targets[split]
+        # "train" is scored on its first eval_size utterances; "real" recordings are longer
+        # than the synthetic ones and get their own length.
+        n = len(self.data["valid"]["audio"]) if split == "train" else len(audio)
+        max_audio = max(d.max_audio, max(len(a) for a in audio[:n]))
+        max_target = max(d.max_target, max(len(t) for t in targets[:n]))
+        for lo in range(0, n, d.batch_size):
+            hi = min(n, lo + d.batch_size)
+            yield local_rows(
+                pad_batch(audio[lo:hi], targets[lo:hi], d.batch_size, max_audio, max_target)
+            )

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from laser import records
 from laser.configs import ConfigError
 from laser.evals import evaluate, tasks
-from laser.train import records
 
 
 def main(argv: list[str] | None = None) -> int:

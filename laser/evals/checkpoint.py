@@ -1,8 +1,12 @@
-"""Read a training run back: its config, its checkpoint steps and the parameters at a step.
+"""Read a training run back: its config, its checkpoint steps, the parameters at a step and,
+for a causal-LM run, its model and tokenizer.
 
-The trainer (laser/train/trainer.py) saves {"step", "params", "opt_state"} with Orbax under
+The trainer (laser/train/trainer.py) saves {"step", "params", "opt_state"} (and "model_state"
+for models with BatchNorm statistics) with Orbax under
 <workdir>/checkpoints/<step>/ and the run's config as <workdir>/config.json. Only the
 parameters are restored (the optimizer state is not needed to evaluate or to fine-tune).
+The one loader of both evaluation (laser.evals.evaluate) and fine-tuning
+(laser.train.finetune); it builds models through laser.nn, never laser.train.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from laser import records
 from laser.configs import ConfigError
-from laser.train import records
 
 
 def run_config(workdir: str | Path) -> ml_collections.ConfigDict:
@@ -59,3 +63,23 @@ def restore_params(workdir: str | Path, step: int | None = None) -> tuple[int, d
             ),
         )
     return step, state["params"]
+
+
+def load_lm(workdir: str | Path):
+    """(model, encode, max_len) of a causal-LM run: its TransformerLM, tokenizer, seq_len."""
+    from laser.nn.transformer_lm import from_config
+
+    config = run_config(workdir)
+    if config.task != "causal_lm":
+        raise ConfigError(
+            f"--checkpoint {workdir}: task {config.task!r}; accepted: a causal_lm run"
+        )
+    if config.data.name == "shakespeare":
+        from laser.data import shakespeare
+
+        sp = shakespeare.tokenizer(config.data.vocab_size)
+    else:
+        from laser.data import tokenizer
+
+        sp = tokenizer.load(config.data.tokenizer_path)
+    return from_config(config.model), sp.encode, config.data.seq_len

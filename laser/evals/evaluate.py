@@ -9,32 +9,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from laser import records
 from laser.evals import checkpoint, scoring, tasks
-from laser.train import records
 
 # Tiny-scale budget: at most this many examples per task (a seeded subset), so that one
 # checkpoint on every task takes about half a minute on a 2-core CPU.
 TINY_LIMIT = 100
-
-
-def load_lm(workdir: str | Path):
-    """(model, encode, max_len) of a causal-LM run: its TransformerLM, tokenizer, seq_len."""
-    from laser.train.causal_lm import build_model
-
-    config = checkpoint.run_config(workdir)
-    if config.task != "causal_lm":
-        raise tasks.ConfigError(
-            f"--checkpoint {workdir}: task {config.task!r}; accepted: a causal_lm run"
-        )
-    if config.data.name == "shakespeare":
-        from laser.data import shakespeare
-
-        sp = shakespeare.tokenizer(config.data.vocab_size)
-    else:
-        from laser.data import tokenizer
-
-        sp = tokenizer.load(config.data.tokenizer_path)
-    return build_model(config.model), sp.encode, config.data.seq_len
 
 
 def evaluate(
@@ -46,7 +26,7 @@ def evaluate(
     batch: int = 32,
 ) -> dict:
     """Accuracy (summed and per-token normalised) of one checkpoint on each task."""
-    model, encode, max_len = load_lm(workdir)
+    model, encode, max_len = checkpoint.load_lm(workdir)
     step, params = checkpoint.restore_params(workdir, step)
     fn = scoring.loglik_fn(lambda p, t: model.apply({"params": p}, t))
     out = {}

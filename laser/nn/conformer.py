@@ -1,6 +1,6 @@
 """Conformer CTC encoder after AlgoPerf's `librispeech_conformer` (paper Table 5).
 
-    waveform -> log-mel (laser.data.speech_frontend) -> SpecAugment (training)
+    waveform -> log-mel (laser.nn.speech_frontend) -> SpecAugment (training)
       -> 2 x [Conv2d 3x3 stride 2 + ReLU] (4x fewer frames) -> Dense(d) + sinusoidal positions
       -> dropout -> num_layers x ConformerBlock -> LayerNorm -> Dense(vocab) (CTC logits)
 
@@ -9,10 +9,10 @@
       MHSA: LN -> laser.nn.MultiHeadAttention (per-dim query scale, biases) -> dropout
       Conv: LN -> Dense(2d) -> GLU -> depthwise Conv1D(k) -> masked BatchNorm -> swish -> Dense(d)
 
-Attention goes through the suite's one core, so `attention` ("softmax" | "laser" |
-"laser_exact"), `temperature` (on the logits, the paper's "+temp"), `per_dim_scale` and
-`qk_norm` select Table 5's variants. Padded frames never act as keys; BatchNorm statistics
-(collection "batch_stats") are taken over valid frames only.
+Attention goes through the suite's one core, configured by the model's one `attention`
+(laser.nn.AttentionConfig: the kind, `temperature` on the logits (the paper's "+temp"),
+`per_dim_scale`, `qk_norm`), which selects Table 5's variants. Padded frames never act as
+keys; BatchNorm statistics (collection "batch_stats") are taken over valid frames only.
 Differences from AlgoPerf: see experiments/conformer_librispeech/README.md.
 """
 
@@ -21,9 +21,10 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from laser.data.speech_frontend import MEL_BINS, log_mel
-from laser.nn.attention import MultiHeadAttention
+from laser.nn.attention import AttentionConfig, MultiHeadAttention
+from laser.nn.speech_frontend import MEL_BINS, log_mel
 from laser.nn.transformer_lm import sinusoidal_positions
 
 
@@ -124,10 +125,7 @@ class ConformerBlock(nn.Module):
     num_heads: int
     kernel_size: int
     expansion: int
-    attention: str
-    temperature: float
-    per_dim_scale: bool
-    qk_norm: bool
+    attention: AttentionConfig
     dropout_rate: float
     bn_momentum: float
     bn_epsilon: float
@@ -141,10 +139,7 @@ class ConformerBlock(nn.Module):
         y = MultiHeadAttention(
             num_heads=self.num_heads,
             head_dim=self.dim // self.num_heads,
-            kind=self.attention,
-            temperature=self.temperature,
-            per_dim_scale=self.per_dim_scale,
-            qk_norm=self.qk_norm,
+            attention=self.attention,
             use_bias=True,
             name="attention",
         )(y, mask=keys)
@@ -166,10 +161,7 @@ class Conformer(nn.Module):
     num_layers: int = 4
     kernel_size: int = 5
     expansion: int = 4
-    attention: str = "softmax"
-    temperature: float = 1.0
-    per_dim_scale: bool = True
-    qk_norm: bool = False
+    attention: AttentionConfig = AttentionConfig(per_dim_scale=True)  # AlgoPerf's QueryScaler
     dropout_rate: float = 0.1
     specaug: bool = True
     bn_momentum: float = 0.999
@@ -198,9 +190,6 @@ class Conformer(nn.Module):
                 kernel_size=self.kernel_size,
                 expansion=self.expansion,
                 attention=self.attention,
-                temperature=self.temperature,
-                per_dim_scale=self.per_dim_scale,
-                qk_norm=self.qk_norm,
                 dropout_rate=self.dropout_rate,
                 bn_momentum=self.bn_momentum,
                 bn_epsilon=self.bn_epsilon,
@@ -208,6 +197,22 @@ class Conformer(nn.Module):
             )(x, pad, train)
         x = nn.LayerNorm(name="final_norm")(x)
         return nn.Dense(self.vocab_size, name="logits")(x), pad
+
+
+def from_config(m: ml_collections.ConfigDict) -> Conformer:
+    """The model of a config's `model` section (experiments/conformer_librispeech/config.py)."""
+    return Conformer(
+        vocab_size=m.vocab_size,
+        dim=m.model_dim,
+        num_heads=m.num_heads,
+        num_layers=m.num_layers,
+        kernel_size=m.kernel_size,
+        attention=AttentionConfig.from_config(m.attention),
+        dropout_rate=m.dropout_rate,
+        specaug=m.specaug,
+        bn_momentum=m.bn_momentum,
+        subsample_channels=m.subsample_channels,
+    )
 
 
 def count_params(
@@ -227,7 +232,7 @@ def count_params(
 
 def encoder_frames(num_samples: int) -> int:
     """Output frames (CTC time steps) for `num_samples` valid samples: 4x fewer than log-mel."""
-    from laser.data.speech_frontend import num_frames
+    from laser.nn.speech_frontend import num_frames
 
     half = -(-num_frames(num_samples) // 2)  # ceil: SAME-padded stride-2 convs
     return -(-half // 2)

@@ -2,8 +2,9 @@
 
     h = x + Attention(LN(x));  y = h + MLP(LN(h));  logits = LN(y) E^T
 
-Attention goes through laser.nn.MultiHeadAttention, so `attention` selects softmax or LASER and
-the baselines' options (+temp, +per-dim temp, +QK-norm) are fields. Where the paper is silent we
+Attention goes through laser.nn.MultiHeadAttention with the model's one `attention`
+(laser.nn.AttentionConfig): the kind (softmax or LASER) and the baselines' options (+temp,
++per-dim temp, +QK-norm). Where the paper is silent we
 follow PAX's C4 LM (../shared/REFERENCE.md): one vocab x d embedding shared by input and output,
 no biases, GELU MLP, sinusoidal positions (no parameters). Parameter count per layer:
 4 * d * (heads * head_dim) + 2 * d * mlp (+ 2 * d LayerNorm scales).
@@ -17,9 +18,11 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
-from laser.nn.attention import MultiHeadAttention
+from laser.nn.attention import AttentionConfig, MultiHeadAttention
+from laser.nn.params import count_params
 
 
 def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
@@ -38,10 +41,7 @@ class Block(nn.Module):
     num_heads: int
     head_dim: int
     mlp_dim: int
-    attention: str = "softmax"
-    temperature: float = 1.0
-    per_dim_scale: bool = False
-    qk_norm: bool = False
+    attention: AttentionConfig = AttentionConfig()
     dtype: Any = jnp.float32
 
     @nn.compact
@@ -51,10 +51,7 @@ class Block(nn.Module):
         x = x + MultiHeadAttention(
             num_heads=self.num_heads,
             head_dim=self.head_dim,
-            kind=self.attention,
-            temperature=self.temperature,
-            per_dim_scale=self.per_dim_scale,
-            qk_norm=self.qk_norm,
+            attention=self.attention,
             dtype=self.dtype,
             name="attention",
         )(h, is_causal=True)
@@ -89,10 +86,7 @@ class TransformerLM(nn.Module):
     num_heads: int
     head_dim: int
     mlp_dim: int
-    attention: str = "softmax"
-    temperature: float = 1.0
-    per_dim_scale: bool = False
-    qk_norm: bool = False
+    attention: AttentionConfig = AttentionConfig()
     dtype: Any = jnp.float32
     remat: bool = False
 
@@ -116,9 +110,6 @@ class TransformerLM(nn.Module):
                 head_dim=self.head_dim,
                 mlp_dim=self.mlp_dim,
                 attention=self.attention,
-                temperature=self.temperature,
-                per_dim_scale=self.per_dim_scale,
-                qk_norm=self.qk_norm,
                 dtype=self.dtype,
                 name=f"block_{i}",
             )(x)
@@ -127,9 +118,21 @@ class TransformerLM(nn.Module):
         return logits.reshape(*tokens.shape, self.vocab_size).astype(jnp.float32)
 
 
-def param_count(model: nn.Module, seq_len: int = 8) -> int:
-    """Number of parameters, from shapes only (jax.eval_shape: nothing is allocated)."""
-    shapes = jax.eval_shape(
-        lambda: model.init(jax.random.key(0), jnp.zeros((1, seq_len), jnp.int32))
+def from_config(m: ml_collections.ConfigDict) -> TransformerLM:
+    """The model of a config's `model` section (experiments/c4_lm/config.py)."""
+    return TransformerLM(
+        vocab_size=m.vocab_size,
+        num_layers=m.num_layers,
+        model_dim=m.model_dim,
+        num_heads=m.num_heads,
+        head_dim=m.head_dim,
+        mlp_dim=m.mlp_dim,
+        attention=AttentionConfig.from_config(m.attention),
+        dtype=jnp.dtype(m.dtype),
+        remat=m.remat,
     )
-    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
+
+
+def param_count(model: TransformerLM, seq_len: int = 8) -> int:
+    """Number of parameters, from shapes only (nothing is allocated)."""
+    return count_params(model, jnp.zeros((1, seq_len), jnp.int32))

@@ -6,8 +6,9 @@
 No class token. Every block is h = x + Drop(Attn(LN(x))); y = h + Drop(MLP(LN(h))) with a GELU
 MLP and dropout after its activation, as AlgoPerf (../shared/REFERENCE.md). Attention is the
 suite's laser.nn.MultiHeadAttention with biases and xavier-uniform kernels (what AlgoPerf's
-flax MultiHeadDotProductAttention has), so `attention` and the baselines' options (+temp,
-+per-dim temp, +QK-norm) are fields. MLP biases start at N(0, 1e-6) as AlgoPerf's.
+flax MultiHeadDotProductAttention has), configured by the model's one `attention`
+(laser.nn.AttentionConfig: the kind and the baselines' +temp, +per-dim temp, +QK-norm). MLP
+biases start at N(0, 1e-6) as AlgoPerf's.
 
 Sizes: `decode_variant("S/16")` from the VARIANTS table (big_vision's naming, plus the suite's
 CPU-sized "xs" used by the tiny profile).
@@ -20,9 +21,11 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
-from laser.nn.attention import MultiHeadAttention
+from laser.nn.attention import AttentionConfig, MultiHeadAttention
+from laser.nn.params import count_params
 
 # name: (width, depth, mlp_dim, num_heads). Ti..L as big_vision / AlgoPerf; "xs" is ours (tiny).
 VARIANTS: dict[str, tuple[int, int, int, int]] = {
@@ -67,10 +70,7 @@ class EncoderBlock(nn.Module):
 
     num_heads: int
     mlp_dim: int
-    attention: str = "softmax"
-    temperature: float = 1.0
-    per_dim_scale: bool = False
-    qk_norm: bool = False
+    attention: AttentionConfig = AttentionConfig()
     dropout_rate: float = 0.0
     dtype: Any = jnp.float32
 
@@ -82,10 +82,7 @@ class EncoderBlock(nn.Module):
         y = MultiHeadAttention(
             num_heads=self.num_heads,
             head_dim=width // self.num_heads,
-            kind=self.attention,
-            temperature=self.temperature,
-            per_dim_scale=self.per_dim_scale,
-            qk_norm=self.qk_norm,
+            attention=self.attention,
             use_bias=True,
             kernel_init=nn.initializers.xavier_uniform(),
             dtype=self.dtype,
@@ -113,10 +110,7 @@ class ViT(nn.Module):
     mlp_dim: int
     num_heads: int
     patch_size: int
-    attention: str = "softmax"
-    temperature: float = 1.0
-    per_dim_scale: bool = False
-    qk_norm: bool = False
+    attention: AttentionConfig = AttentionConfig()
     dropout_rate: float = 0.0
     dtype: Any = jnp.float32
 
@@ -134,9 +128,6 @@ class ViT(nn.Module):
                 num_heads=self.num_heads,
                 mlp_dim=self.mlp_dim,
                 attention=self.attention,
-                temperature=self.temperature,
-                per_dim_scale=self.per_dim_scale,
-                qk_norm=self.qk_norm,
                 dropout_rate=self.dropout_rate,
                 dtype=self.dtype,
                 name=f"block_{i}",
@@ -150,9 +141,17 @@ class ViT(nn.Module):
         return head(x).astype(jnp.float32)
 
 
-def param_count(model: ViT, image_size: int, channels: int = 3) -> int:
-    """Number of parameters, from shapes only (jax.eval_shape: nothing is allocated)."""
-    shapes = jax.eval_shape(
-        lambda: model.init(jax.random.key(0), jnp.zeros((1, image_size, image_size, channels)))
+def from_config(m: ml_collections.ConfigDict) -> ViT:
+    """The model of a config's `model` section (experiments/vit_imagenet/config.py)."""
+    return ViT(
+        num_classes=m.num_classes,
+        **decode_variant(m.variant),
+        attention=AttentionConfig.from_config(m.attention),
+        dropout_rate=m.dropout_rate,
+        dtype=jnp.dtype(m.dtype),
     )
-    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
+
+
+def param_count(model: ViT, image_size: int, channels: int = 3) -> int:
+    """Number of parameters, from shapes only (nothing is allocated)."""
+    return count_params(model, jnp.zeros((1, image_size, image_size, channels)))

@@ -22,48 +22,11 @@ import ml_collections
 import numpy as np
 import optax
 
-from laser.nn.vit import ViT, decode_variant
-from laser.train.task import Batch
+from laser.data.batches import StepBatches, local_rows
+from laser.nn import vit
+from laser.train.task import Batch, Problems, Task
 
 DATASETS = ("fashion_mnist", "imagenet")
-
-
-def validate(config: ml_collections.ConfigDict) -> list[tuple[str, object, str]]:
-    """Problems with the model and data sections: (key, value, what is accepted)."""
-    d, m = config.data, config.model
-    if d.name not in DATASETS:
-        return [("data.name", d.name, ", ".join(DATASETS))]
-    try:
-        size = decode_variant(m.variant)
-    except ValueError:
-        return [("model.variant", m.variant, "<size>/<patch>, e.g. S/16 (laser/nn/vit.py)")]
-    if size["width"] % size["num_heads"] or size["width"] % 4:
-        return [("model.variant", m.variant, "a width divisible by 4 and by the heads")]
-    if d.image_size % size["patch_size"]:
-        return [("data.image_size", d.image_size, f"a multiple of the patch {size['patch_size']}")]
-    for key in ("eval_batch_size", "train_eval_size"):
-        if d[key] <= 0:
-            return [(f"data.{key}", d[key], "an integer > 0")]
-    if d.eval_batch_size % jax.process_count():
-        return [("data.eval_batch_size", d.eval_batch_size, "a multiple of the processes")]
-    if not 0.0 <= config.train.label_smoothing < 1.0:
-        return [("train.label_smoothing", config.train.label_smoothing, "0 <= value < 1")]
-    if not 0.0 <= m.dropout_rate < 1.0:
-        return [("model.dropout_rate", m.dropout_rate, "0 <= value < 1")]
-    return []
-
-
-def build_model(m: ml_collections.ConfigDict) -> ViT:
-    return ViT(
-        num_classes=m.num_classes,
-        **decode_variant(m.variant),
-        attention=m.attention,
-        temperature=m.temperature,
-        per_dim_scale=m.per_dim_scale,
-        qk_norm=m.qk_norm,
-        dropout_rate=m.dropout_rate,
-        dtype=jnp.dtype(m.dtype),
-    )
 
 
 def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
@@ -89,17 +52,43 @@ def _padded_batches(
         }
 
 
-class ClassificationTask:
+class ClassificationTask(Task):
+    """Label-smoothed cross-entropy and error rate of a ViT; eval splits valid/test/train."""
+
     eval_splits = ("valid", "test", "train")
 
+    @classmethod
+    def check_config(cls, config: ml_collections.ConfigDict) -> Problems:
+        d, m = config.data, config.model
+        if d.name not in DATASETS:
+            return [("data.name", d.name, ", ".join(DATASETS))]
+        try:
+            size = vit.decode_variant(m.variant)
+        except ValueError:
+            return [("model.variant", m.variant, "<size>/<patch>, e.g. S/16 (laser/nn/vit.py)")]
+        if size["width"] % size["num_heads"] or size["width"] % 4:
+            return [("model.variant", m.variant, "a width divisible by 4 and by the heads")]
+        if d.image_size % size["patch_size"]:
+            patch = size["patch_size"]
+            return [("data.image_size", d.image_size, f"a multiple of the patch {patch}")]
+        for key in ("eval_batch_size", "train_eval_size"):
+            if d[key] <= 0:
+                return [(f"data.{key}", d[key], "an integer > 0")]
+        if d.eval_batch_size % jax.process_count():
+            return [("data.eval_batch_size", d.eval_batch_size, "a multiple of the processes")]
+        if not 0.0 <= config.train.label_smoothing < 1.0:
+            return [("train.label_smoothing", config.train.label_smoothing, "0 <= value < 1")]
+        if not 0.0 <= m.dropout_rate < 1.0:
+            return [("model.dropout_rate", m.dropout_rate, "0 <= value < 1")]
+        return super().check_config(config)
+
     def __init__(self, config: ml_collections.ConfigDict):
-        self.config = config
-        self.model = build_model(config.model)
+        super().__init__(config)
+        self.model = vit.from_config(config.model)
         d = config.data
         self.classes = config.model.num_classes
         self.batch_size, self.seed = d.batch_size, config.train.seed
-        self.process, self.processes = jax.process_index(), jax.process_count()
-        self.local_batch = self.batch_size // self.processes
+        self.local_batch = self.batch_size // jax.process_count()
         self.label_smoothing = config.train.label_smoothing
         if d.name == "fashion_mnist":
             from laser.data import fashion_mnist
@@ -107,10 +96,9 @@ class ClassificationTask:
             self._arrays = {
                 s: fashion_mnist.load(s, d.data_dir) for s in ("train", "valid", "test")
             }
-            self._train_iter = None
         else:
             self._arrays = None
-            self._train_iter = None  # (next step, iterator) of the tf.data pipeline
+            self._imagenet_train = StepBatches(self._imagenet_train_from)
 
     def example_batch(self) -> Batch:
         d = self.config.data
@@ -125,7 +113,7 @@ class ClassificationTask:
     def model_inputs(self, batch: Batch) -> tuple:
         return (batch["images"],)
 
-    def loss_fn(self, params, batch, rng, train: bool):
+    def loss_fn(self, params, model_state, batch, rng, train: bool):
         rngs = {"dropout": rng} if train and rng is not None else {}
         logits = self.model.apply(
             {"params": params}, batch["images"], deterministic=not train, rngs=rngs
@@ -137,15 +125,12 @@ class ClassificationTask:
         wrong = jnp.argmax(logits, -1) != jnp.argmax(batch["labels"], -1)
         weights = batch["weights"]
         loss_sum, weight_sum = jnp.sum(losses * weights), jnp.sum(weights)
-        return loss_sum / jnp.maximum(weight_sum, 1.0), {
+        aux = {
             "loss_sum": loss_sum,
             "error_sum": jnp.sum(wrong * weights),
             "weight_sum": weight_sum,
         }
-
-    def _local(self, batch: Batch) -> Batch:
-        n = len(batch["weights"]) // self.processes
-        return {k: v[self.process * n : (self.process + 1) * n] for k, v in batch.items()}
+        return loss_sum / jnp.maximum(weight_sum, 1.0), (aux, model_state)
 
     def train_batch(self, step: int) -> Batch:
         if self._arrays is not None:
@@ -158,22 +143,15 @@ class ClassificationTask:
                 "labels": _one_hot(y, self.classes),
                 "weights": np.ones(self.batch_size, np.float32),
             }
-            return self._local(batch)
-        return self._imagenet_train_batch(step)
+            return local_rows(batch)
+        return self._imagenet_train(step)
 
-    def _imagenet_train_batch(self, step: int) -> Batch:
-        # A tf.data iterator positioned at `step` (skip() on resume: O(step), as the C4 task).
-        if self._train_iter is None or self._train_iter[0] != step:
-            from laser.data import imagenet
+    def _imagenet_train_from(self, step: int):
+        from laser.data import imagenet
 
-            d = self.config.data
-            ds = imagenet.train_dataset(
-                d, self.local_batch, self.seed, self.process, self.processes
-            )
-            self._train_iter = (step, iter(ds.skip(step).as_numpy_iterator()))
-        batch = next(self._train_iter[1])
-        self._train_iter = (step + 1, self._train_iter[1])
-        return batch
+        d, index, count = self.config.data, jax.process_index(), jax.process_count()
+        ds = imagenet.train_dataset(d, self.local_batch, self.seed, index, count)
+        return ds.skip(step).as_numpy_iterator()
 
     def eval_batches(self, split: str) -> Iterable[Batch]:
         d, limit = self.config.data, self.config.train.eval_batches
@@ -182,18 +160,16 @@ class ClassificationTask:
             if split == "train":  # a fixed un-augmented subset
                 images, labels = images[: d.train_eval_size], labels[: d.train_eval_size]
             batches = _padded_batches(images, labels, d.eval_batch_size, self.classes)
-            batches = (self._local(b) for b in batches)
+            batches = (local_rows(b) for b in batches)
         else:
             from laser.data import imagenet
 
-            local = d.eval_batch_size // self.processes
+            count = jax.process_count()
+            local = d.eval_batch_size // count
             batches = imagenet.eval_dataset(
-                d, split, local, self.process, self.processes
+                d, split, local, jax.process_index(), count
             ).as_numpy_iterator()
         for i, batch in enumerate(batches):
             if limit and i >= limit:
                 return
             yield batch
-
-    def items(self, batch: Batch) -> int:
-        return int(np.asarray(batch["weights"]).sum())

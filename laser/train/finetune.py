@@ -27,30 +27,9 @@ import numpy as np
 from laser.configs import ConfigError
 from laser.evals import checkpoint, scoring
 from laser.evals.examples import MultipleChoice
-from laser.train.task import Batch
+from laser.train.task import Batch, Problems, Task
 
 SOURCES = ("olmo", "tfds")
-
-
-def validate(config: ml_collections.ConfigDict) -> list[tuple[str, object, str]]:
-    """Problems with the finetune section: (key, value, what is accepted)."""
-    f = config.finetune
-    if f.source not in SOURCES:
-        return [("finetune.source", f.source, ", ".join(SOURCES))]
-    tasks = _readers(f.source)
-    if f.task not in tasks:
-        return [("finetune.task", f.task, ", ".join(tasks))]
-    if not 0 < f.train_fraction < 1:
-        return [("finetune.train_fraction", f.train_fraction, "a number in (0, 1)")]
-    if not (Path(f.checkpoint) / "config.json").is_file():
-        return [("finetune.checkpoint", f.checkpoint, "the workdir of a trained causal-LM run")]
-    if not checkpoint.steps(f.checkpoint):
-        return [("finetune.checkpoint", f.checkpoint, "a run with a checkpoint (train it first)")]
-    pretrained = checkpoint.run_config(f.checkpoint).model.to_dict()
-    for key, value in config.model.items():
-        if pretrained.get(key) != value:
-            return [(f"model.{key}", value, f"{pretrained.get(key)!r}, as in {f.checkpoint}")]
-    return []
 
 
 def _readers(source: str) -> tuple[str, ...]:
@@ -72,14 +51,38 @@ def split_examples(
     return [data[i] for i in perm[:cut]], [data[i] for i in perm[cut:]]
 
 
-class FinetuneTask:
+class FinetuneTask(Task):
+    """Generative fine-tuning of a pretrained LM; "test" = accuracy on the held-out part."""
+
     eval_splits = ("test",)
 
-    def __init__(self, config: ml_collections.ConfigDict):
-        from laser.evals.evaluate import load_lm
-
+    @classmethod
+    def check_config(cls, config: ml_collections.ConfigDict) -> Problems:
         f = config.finetune
-        self.config = config
+        if f.source not in SOURCES:
+            return [("finetune.source", f.source, ", ".join(SOURCES))]
+        tasks = _readers(f.source)
+        if f.task not in tasks:
+            return [("finetune.task", f.task, ", ".join(tasks))]
+        if not 0 < f.train_fraction < 1:
+            return [("finetune.train_fraction", f.train_fraction, "a number in (0, 1)")]
+        if not (Path(f.checkpoint) / "config.json").is_file():
+            return [("finetune.checkpoint", f.checkpoint, "the workdir of a trained causal-LM run")]
+        if not checkpoint.steps(f.checkpoint):
+            return [
+                ("finetune.checkpoint", f.checkpoint, "a run with a checkpoint (train it first)")
+            ]
+        pretrained = checkpoint.run_config(f.checkpoint).model.to_dict()
+        for key, value in config.model.to_dict().items():
+            if pretrained.get(key) != value:
+                return [(f"model.{key}", value, f"{pretrained.get(key)!r}, as in {f.checkpoint}")]
+        return super().check_config(config)
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        from laser.evals.checkpoint import load_lm
+
+        super().__init__(config)
+        f = config.finetune
         self.model, self.encode, _ = load_lm(f.checkpoint)
         self.seq_len, self.batch_size, self.seed = (
             config.data.seq_len,
@@ -130,7 +133,7 @@ class FinetuneTask:
     def model_inputs(self, batch: Batch) -> tuple:
         return (batch["tokens"],)
 
-    def loss_fn(self, params, batch, rng, train: bool):
+    def loss_fn(self, params, model_state, batch, rng, train: bool):
         del rng, train  # no dropout in the LM (paper: dropout 0)
         tokens, counts, lengths = batch["tokens"], batch["counts"], batch["lengths"]
         shape = tokens.shape[:-1]  # [B] (train) or [E, K] (eval: every candidate)
@@ -139,10 +142,8 @@ class FinetuneTask:
         ll = scoring.row_loglik(logits, flat, counts.reshape(-1), lengths.reshape(-1))
         if "label" not in batch:  # training: the correct answer's tokens only
             loss_sum, weight_sum = -jnp.sum(ll), jnp.sum(counts).astype(jnp.float32)
-            return loss_sum / jnp.maximum(weight_sum, 1.0), {
-                "loss_sum": loss_sum,
-                "weight_sum": weight_sum,
-            }
+            aux = {"loss_sum": loss_sum, "weight_sum": weight_sum}
+            return loss_sum / jnp.maximum(weight_sum, 1.0), (aux, model_state)
         ll = jnp.where(counts > 0, ll.reshape(shape), -jnp.inf)  # absent candidates lose
         label, weight = batch["label"], batch["weight"]
         correct = (jnp.argmax(ll, axis=-1) == label).astype(jnp.float32) * weight
@@ -150,7 +151,7 @@ class FinetuneTask:
         true_counts = jnp.take_along_axis(counts, label[:, None], axis=-1)[:, 0]
         n = jnp.sum(weight)
         loss_sum = -jnp.sum(jnp.where(weight > 0, true_ll, 0.0))
-        return loss_sum / jnp.maximum(n, 1.0), {
+        aux = {
             "loss_sum": loss_sum,
             "weight_sum": jnp.sum(true_counts * weight),
             "accuracy_sum": jnp.sum(correct),
@@ -158,6 +159,7 @@ class FinetuneTask:
             "error_sum": n - jnp.sum(correct),
             "error_count": n,
         }
+        return loss_sum / jnp.maximum(n, 1.0), (aux, model_state)
 
     def train_batch(self, step: int) -> Batch:
         """Epochs over the fine-tuning part, each in the order of a permutation seeded by

@@ -14,6 +14,7 @@ one (tests/test_trainer.py kills one with SIGKILL).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -30,20 +31,19 @@ import optax
 import orbax.checkpoint as ocp
 from tqdm import tqdm
 
-from laser.attention import KINDS
+from laser import records
 from laser.configs import ConfigError
-from laser.train import records, sharding
+from laser.train import sharding
 from laser.train.optim import DECAY_MASKS, OPTIMIZERS, make_optimizer
-from laser.train.tasks import CHECKS, TASKS
+from laser.train.task import Task, task_class
 
 DTYPES = ("float32", "bfloat16")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Reject values the run would fail on, before anything is written (ConfigError)."""
+    task = task_class(config.task)
     checks = [
-        ("task", config.task, TASKS),
-        ("model.attention", config.model.attention, KINDS),
         ("model.dtype", config.model.dtype, DTYPES),
         ("optim.name", config.optim.name, OPTIMIZERS),
         ("optim.weight_decay_mask", config.optim.weight_decay_mask, DECAY_MASKS),
@@ -62,25 +62,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"config data.batch_size={config.data.batch_size}: accepted: a multiple of the "
             f"{jax.process_count()} processes"
         )
-    for key, value, accepted in CHECKS[config.task](config):
+    for key, value, accepted in task.check_config(config):
         raise ConfigError(f"config {key}={value!r}: accepted: {accepted}")
-    if config.model.temperature <= 0:
-        raise ConfigError(f"config model.temperature={config.model.temperature}: accepted: > 0")
-
-
-def _prepare_workdir(config, workdir: Path) -> None:
-    """Write config.json and meta.json, or check that a resumed workdir ran this config."""
-    saved = workdir / "config.json"
-    if saved.exists():
-        if records.read_json(saved) != config.to_dict():
-            raise ConfigError(
-                f"--workdir {workdir}: holds a run of another config; accepted: an empty "
-                "workdir or one with the same config"
-            )
-        return
-    workdir.mkdir(parents=True, exist_ok=True)
-    records.write_json(workdir / "meta.json", records.meta())
-    records.write_json(saved, config.to_dict())
 
 
 def _truncate_metrics(workdir: Path, step: int) -> None:
@@ -122,7 +105,9 @@ def _wandb(config, workdir: Path):
     import wandb
 
     os.environ.setdefault("WANDB_MODE", "offline")  # online only if the user asked for it
-    run_id = str(abs(hash(str(workdir.resolve()))) % 10**10)
+    # Stable across processes and restarts (str hash() is salted per process), so a resumed
+    # run continues its wandb run.
+    run_id = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:16]
     return wandb.init(
         dir=str(workdir), config=config.to_dict(), name=workdir.name, id=run_id, resume="allow"
     )
@@ -132,7 +117,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     """Train `config` in `workdir` (resuming if it holds a checkpoint); returns final metrics."""
     validate(config)
     workdir = Path(workdir)
-    _prepare_workdir(config, workdir)
+    records.prepare_workdir(workdir, config.to_dict())
     # One trainer per workdir: a second one (e.g. a restarted sweep runner while the previous
     # child still checkpoints after SIGTERM) waits here until the first has let go.
     with open(workdir / ".lock", "w") as lock:
@@ -145,7 +130,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
 
 def _run(config, workdir: Path) -> dict:
-    task = TASKS[config.task](config)
+    task: Task = task_class(config.task)(config)
     mesh = sharding.make_mesh(config.mesh.data, config.mesh.fsdp)
     total = config.train.steps
     optimizer, lr_fn = make_optimizer(config.optim, total)
@@ -160,8 +145,8 @@ def _run(config, workdir: Path) -> dict:
     variables = jax.eval_shape(lambda r: task.model.init(r, *inputs), seed)
     shardings = sharding.param_shardings(variables["params"], mesh)
     params = jax.jit(init_params, out_shardings=shardings)(seed)
-    if hasattr(task, "initial_params"):  # fine-tuning starts from a pretrained checkpoint
-        params = jax.device_put(task.initial_params(params), shardings)
+    # Fine-tuning starts from a pretrained checkpoint; other tasks return `params` as they are.
+    params = jax.device_put(task.initial_params(params), shardings)
     # Optimizer moments inherit their parameters' shardings through jit.
     state = {
         "step": jnp.zeros([], jnp.int32),
@@ -192,20 +177,16 @@ def _run(config, workdir: Path) -> dict:
     elif (workdir / "metrics.jsonl").exists():
         _truncate_metrics(workdir, 0)
 
-    train_step = jax.jit(make_train_step(task.loss_fn, optimizer, lr_fn, seed))
+    # The state is donated: its buffers become the new state's (no second copy of the model
+    # and optimiser state in memory); benchmarks/train.py times this same jitted step.
+    train_step = jit_train_step(task.loss_fn, optimizer, lr_fn, seed)
 
     @jax.jit
     def eval_step(state, batch):
-        if "model_state" in state:
-            return task.loss_fn(
-                state["params"], batch, None, False, model_state=state["model_state"]
-            )[1][0]
-        return task.loss_fn(state["params"], batch, None, False)[1]
-
-    host_sums = getattr(task, "host_sums", None)
+        return task.loss_fn(state["params"], state.get("model_state", {}), batch, None, False)[1][0]
 
     def evaluate(state) -> dict[str, dict[str, float]]:
-        """{split: {metric: value}}: every "<metric>_sum" of the task's aux (and of its optional
+        """{split: {metric: value}}: every "<metric>_sum" of the task's aux (and of its
         host_sums, for metrics computed off-device such as WER) over all eval batches, divided
         by "<metric>_count" where the task gives one, else by "weight_sum"."""
         out = {}
@@ -213,8 +194,7 @@ def _run(config, workdir: Path) -> dict:
             sums: dict[str, float] = {}
             for batch in task.eval_batches(split):
                 aux = jax.device_get(eval_step(state, sharding.put_batch(batch, mesh)))
-                if host_sums is not None:
-                    aux = {**aux, **host_sums(aux, batch)}
+                aux = {**aux, **task.host_sums(aux, batch)}
                 for k, v in aux.items():
                     if k.endswith(("_sum", "_count")):
                         sums[k] = sums.get(k, 0.0) + float(np.sum(v))
@@ -228,29 +208,41 @@ def _run(config, workdir: Path) -> dict:
     window_items, window_start = 0, time.time()
     last = _final_from_records(workdir, total) if start >= total else {}
     bar = tqdm(total=total, initial=start, desc=workdir.name, disable=not t.progress, leave=False)
+    # Metrics stay on the device between log steps (no host sync per step, so the host prepares
+    # the next batches while the device computes); `losses` holds them until the next flush.
+    losses: list[tuple[int, jax.Array]] = []
     with _Stop() as stop:
         for step in range(start, total):
             local = task.train_batch(step)
             state, metrics = train_step(state, sharding.put_batch(local, mesh))
             done = step + 1
-            loss = float(metrics["loss"])
+            losses.append((done, metrics["loss"]))
             window_items += task.items(local) * jax.process_count()
-            rows = []
-            if not math.isfinite(loss):
-                rows.append(_row(done, "train", "loss", loss, begin))
-                records.append_metrics(workdir, rows)
-                records.set_status(workdir, "diverged", step=done, loss=str(loss))
+            log = done % t.log_every == 0 or done == total
+            evaluate_now = done % t.eval_every == 0 or done == total
+            save = done % t.checkpoint_every == 0 or done == total or stop.requested
+            bar.update(1)
+            if not (log or evaluate_now or save):
+                continue
+            # Before anything is logged or saved: the first non-finite loss since the last
+            # flush, if any, ends the run as diverged at that step (nothing after it is saved).
+            bad = _first_nonfinite(losses)
+            losses = []
+            if bad is not None:
+                records.append_metrics(workdir, [_row(bad[0], "train", "loss", bad[1], begin)])
+                records.set_status(workdir, "diverged", step=bad[0], loss=str(bad[1]))
                 bar.close()
-                return {"status": "diverged", "step": done}
-            if done % t.log_every == 0 or done == total:
+                return {"status": "diverged", "step": bad[0]}
+            rows = []
+            if log:
                 rate = window_items / max(time.time() - window_start, 1e-9)
                 window_items, window_start = 0, time.time()
-                values = {k: float(v) for k, v in metrics.items()}
+                values = {k: float(v) for k, v in jax.device_get(metrics).items()}
                 values["items_per_second"] = rate
                 rows += [_row(done, "train", k, v, begin) for k, v in values.items()]
-                last["train/loss"] = loss
-                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
-            if done % t.eval_every == 0 or done == total:
+                last["train/loss"] = values["loss"]
+                bar.set_postfix(loss=f"{values['loss']:.3f}", tok_s=f"{rate:,.0f}")
+            if evaluate_now:
                 for split, values in evaluate(state).items():
                     for name, value in values.items():
                         rows.append(_row(done, split, name, value, begin))
@@ -259,8 +251,7 @@ def _run(config, workdir: Path) -> dict:
                 records.append_metrics(workdir, rows)
                 if wb is not None:
                     wb.log({f"{r['split']}/{r['name']}": r["value"] for r in rows}, step=done)
-            bar.update(1)
-            if done % t.checkpoint_every == 0 or done == total or stop.requested:
+            if save:
                 ckpt.save(done, args=ocp.args.StandardSave(state))
             if stop.requested:
                 ckpt.wait_until_finished()
@@ -276,25 +267,27 @@ def _run(config, workdir: Path) -> dict:
     return {"status": "done", "step": total, "final": final}
 
 
+def _first_nonfinite(losses: list[tuple[int, jax.Array]]) -> tuple[int, float] | None:
+    """(step, loss) of the first non-finite loss, fetched from the device in one transfer."""
+    values = jax.device_get([loss for _, loss in losses])
+    for (step, _), value in zip(losses, values, strict=True):
+        if not math.isfinite(float(value)):
+            return step, float(value)
+    return None
+
+
 def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, seed: jax.Array):
     """The training step (not jitted): value_and_grad of the task's loss, the optax update, the
     global gradient norm and the learning rate. The step's randomness is fold_in(seed, step).
-    `loss_fn(params, batch, rng, train)` returns (loss, aux) as Task.loss_fn does; the train-step
-    benchmark (benchmarks/train.py) times this same function. A state with "model_state"
-    (non-parameter collections such as BatchNorm statistics) calls
-    `loss_fn(..., model_state=...)`, which returns (loss, (aux, new model_state))."""
+    `loss_fn(params, model_state, batch, rng, train)` returns (loss, (aux, model_state)) as
+    Task.loss_fn does; the state carries "model_state" only for models that have one (BatchNorm
+    statistics), so checkpoints of the others hold step, params and opt_state alone."""
 
     def train_step(state, batch):
         rng = jax.random.fold_in(seed, state["step"])
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        new = {}
-        if "model_state" in state:
-            kwargs = {"model_state": state["model_state"]}
-            (loss, (_, new["model_state"])), grads = grad_fn(
-                state["params"], batch, rng, True, **kwargs
-            )
-        else:
-            (loss, _), grads = grad_fn(state["params"], batch, rng, True)
+        model_state = state.get("model_state", {})
+        (loss, (_, model_state)), grads = grad_fn(state["params"], model_state, batch, rng, True)
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         metrics = {
@@ -302,10 +295,17 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, see
             "grad_norm": optax.global_norm(grads),
             "learning_rate": lr_fn(state["step"]),
         }
-        new |= {"step": state["step"] + 1, "params": params, "opt_state": opt_state}
+        new = {"step": state["step"] + 1, "params": params, "opt_state": opt_state}
+        if "model_state" in state:
+            new["model_state"] = model_state
         return new, metrics
 
     return train_step
+
+
+def jit_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, seed: jax.Array):
+    """The trainer's compiled step: make_train_step under jit, the state donated."""
+    return jax.jit(make_train_step(loss_fn, optimizer, lr_fn, seed), donate_argnums=0)
 
 
 TRAIN_ONLY = ("grad_norm", "learning_rate", "items_per_second")

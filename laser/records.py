@@ -47,6 +47,24 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(f)
 
 
+def prepare_workdir(workdir: str | os.PathLike, config: dict[str, Any]) -> None:
+    """Write config.json and meta.json into a new workdir, or check that an existing one ran
+    this config (ConfigError otherwise: a resumed run must not mix two configs' records)."""
+    from laser.configs import ConfigError
+
+    saved = Path(workdir) / "config.json"
+    if saved.exists():
+        if read_json(saved) != config:
+            raise ConfigError(
+                f"--workdir {workdir}: holds a run of another config; accepted: an empty "
+                "workdir or one with the same config"
+            )
+        return
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    write_json(Path(workdir) / "meta.json", meta())
+    write_json(saved, config)
+
+
 def append_metrics(workdir: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows to metrics.jsonl, flushed and fsynced (a killed run keeps whole lines)."""
     path = Path(workdir) / "metrics.jsonl"
