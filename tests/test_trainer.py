@@ -154,7 +154,10 @@ def test_a_nan_loss_stops_the_run_as_diverged(tmp_path):
     "args,message",
     [
         ([f"{CONFIG}:huge"], "profile 'huge' not in"),
-        ([f"{CONFIG}:tiny,attention=flash"], "config model.attention.kind='flash': accepted: softmax"),
+        (
+            [f"{CONFIG}:tiny,attention=flash"],
+            "config model.attention.kind='flash': accepted: softmax",
+        ),
         ([f"{CONFIG}:tiny", "--config.train.stepz=3"], "config key 'train.stepz' unknown"),
         ([f"{CONFIG}:tiny", "--config.train.steps=many"], "accepted: an integer"),
         ([f"{CONFIG}:tiny", "--config.optim.name=sgd"], "config optim.name='sgd': accepted"),
