@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import ml_collections
 import numpy as np
@@ -40,6 +41,7 @@ from tqdm import tqdm
 
 from laser import records
 from laser.configs import ConfigError
+from laser.nn import partitioning
 from laser.train import distributed, sharding
 from laser.train.optim import DECAY_MASKS, OPTIMIZERS, make_optimizer
 from laser.train.task import Task, task_class
@@ -175,7 +177,6 @@ def _run(config, workdir, writer: bool) -> dict:
     inputs = task.model_inputs(task.example_batch())
 
     def init_params(rng):
-        import flax.linen as nn
 
         return nn.unbox(task.model.init(rng, *inputs)["params"])
 
@@ -374,10 +375,17 @@ def jit_train_step(
     step = make_train_step(loss_fn, optimizer, lr_fn, seed)
     if state_shardings is None:
         return jax.jit(step, donate_argnums=0)
-    replicated = jax.tree.leaves(state_shardings)[0]
-    replicated = jax.sharding.NamedSharding(replicated.mesh, jax.sharding.PartitionSpec())
+    mesh = jax.tree.leaves(state_shardings)[0].mesh
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+    def constrained(state, batch):
+        # Traced with the batch's mesh axes, so the models' activation constraints
+        # (laser.nn.partitioning.rows) apply; elsewhere those are no-ops.
+        with partitioning.batch_rows(mesh, sharding.AXES):
+            return step(state, batch)
+
     return jax.jit(
-        step,
+        constrained,
         in_shardings=(state_shardings, batch_sharding),
         out_shardings=(state_shardings, replicated),
         donate_argnums=0,
