@@ -11,12 +11,19 @@ PROFILE ?= tiny
 # trials each take the whole accelerator set, so one at a time.
 JOBS ?= $(if $(filter tiny,$(PROFILE)),2,1)
 export PYTHONHASHSEED := 0
+# LAUNCHER=slurm submits each unfinished trial as a Slurm job (sweeps/slurm.py) and returns; run
+# the target again to resubmit failed or preempted trials and refresh the table. SLURM holds the
+# job's options, e.g. SLURM="--nodes 8 --gpus-per-node 8 --partition gpu --time 48:00:00".
+LAUNCHER ?= local
+SLURM ?=
+LAUNCH = --launcher $(LAUNCHER) $(SLURM)
 
-.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 clean-venv help
+.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | sweep SWEEP=<file>"
-	@echo "make reproduce-{table-1..5,table-8..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N]"
+	@echo "make reproduce-{table-1..5,table-8..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N] [LAUNCHER=slurm SLURM='...']"
+	@echo "make test-multiprocess | test-cluster | paper-plan"
 
 # Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
 setup: $(STAMP)
@@ -29,6 +36,18 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: setup
 	$(PY) -m pytest -n 2 tests
+
+# Two JAX processes (gloo) against one, with SIGTERM and SIGKILL resume (~3 min on 2 loaded cores).
+test-multiprocess: setup
+	LASER_MULTIPROCESS=1 $(PY) -m pytest tests/test_multiprocess.py
+
+# A single-node Slurm on this machine (root, apt): a 2-trial sweep of 2-process runs under srun.
+test-cluster: setup
+	$(PY) tools/test_cluster.py
+
+# Every paper profile's train step compiled ahead of time on a simulated mesh -> results/tables/.
+paper-plan: setup
+	$(PY) -m benchmarks.paper_plan --out results/tables/paper_plan.md
 
 lint: setup
 	$(VENV)/bin/ruff check laser experiments analysis benchmarks sweeps tests
@@ -54,55 +73,55 @@ reproduce-appendix-a5: setup
 # Table 1: 3 rows x {LASER, standard} x 3 seeds via the resumable sweep runner (only missing runs
 # run), then the table from run records, rendered even when some runs did not finish.
 reproduce-table-1: setup
-	$(PY) -m sweeps.run sweeps/table1.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/table1.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.render table1 --profile $(PROFILE) && exit $$status
 
 # Figures 2, 3 and 6 plot Table 1's runs (the sweep runs only what is missing).
 reproduce-figure-2 reproduce-figure-3 reproduce-figure-6: reproduce-figure-%: setup
-	$(PY) -m sweeps.run sweeps/table1.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/table1.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.plots figure$* --profile $(PROFILE) && exit $$status
 
 # Figures 4 and 5: five sizes x {LASER, standard}, a power-law fit per kind, the two largest' curves.
 reproduce-figure-4 reproduce-figure-5: reproduce-figure-%: setup
-	$(PY) -m sweeps.run sweeps/figure4.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/figure4.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.plots figure$* --profile $(PROFILE) && exit $$status
 
 # LAMB ablation and Table 11 (float32 vs bfloat16) share one sweep and one renderer.
 reproduce-table-11 reproduce-lamb: setup
-	$(PY) -m sweeps.run sweeps/ablations.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/ablations.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.render table11 --profile $(PROFILE) && exit $$status
 
 # Table 2: one-shot accuracy of the tiny LMs (Table 1's plain runs shared, variants trained
 # here); Table 10: the same over each run's last 5 checkpoints; Table 3: fine-tuning from them.
 reproduce-table-2 reproduce-table-10: reproduce-table-%: setup
-	$(PY) -m sweeps.run sweeps/table2.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/table2.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.downstream evaluate table$* --profile $(PROFILE) && \
 	$(PY) -m analysis.render table$* --profile $(PROFILE) && exit $$status
 
 reproduce-table-3: setup
-	$(PY) -m sweeps.run sweeps/table2.py --profile $(PROFILE) --jobs $(JOBS); \
-	$(PY) -m sweeps.run sweeps/table3.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/table2.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); \
+	$(PY) -m sweeps.run sweeps/table3.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.render table3 --profile $(PROFILE) && exit $$status
 
 # Table 4: 8 attention variants x 3 seeds of the ViT (tiny: Fashion-MNIST). SWEEP=1 first runs the
 # Table 8 baseline search (sweeps/vit_search.py) and gives its best trial to every Table 4 run.
 VIT_HPARAMS := $(if $(filter 1,$(SWEEP)),results/runs/vit_search-$(PROFILE)/best.json)
 reproduce-table-4: setup
-	$(if $(filter 1,$(SWEEP)),$(PY) -m sweeps.run sweeps/vit_search.py --profile $(PROFILE) --jobs $(JOBS);) \
+	$(if $(filter 1,$(SWEEP)),$(PY) -m sweeps.run sweeps/vit_search.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH);) \
 	export VIT_HPARAMS=$(VIT_HPARAMS); \
-	$(PY) -m sweeps.run sweeps/table4.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/table4.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	[ $$status = 2 ] && exit 2; \
 	$(PY) -m analysis.render table4 --profile $(PROFILE) && exit $$status
 
 # Table 5: the Conformer's six variants x 3 seeds on synthesised speech (tiny) or Librispeech.
 reproduce-table-5: setup
-	$(PY) -m sweeps.run sweeps/table5.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m sweeps.run sweeps/table5.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.render table5 --profile $(PROFILE) && exit $$status
 
 # Any sweep file: `make sweep SWEEP=sweeps/table9.py [PROFILE=paper] [JOBS=N]`.
 sweep: setup
 	@test -n "$(SWEEP)" || { echo "make: sweep needs SWEEP=<sweep file>; accepted: $$(grep -l '^def sweep(' sweeps/*.py | tr '\n' ' ')" >&2; exit 2; }
-	$(PY) -m sweeps.run $(SWEEP) --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m sweeps.run $(SWEEP) --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH)
 
 # Tables 8 and 9 are search spaces: rendered straight from the sweep files.
 reproduce-table-8 reproduce-table-9: reproduce-table-%: setup

@@ -4,6 +4,11 @@ A run's workdir holds config.json, metrics.jsonl (one JSON object per logged val
 name, value, elapsed seconds), status.json (running / done / diverged / failed, with final
 metrics) and meta.json (git commit, package versions, devices). JSON files are written
 atomically (temp file + rename) so a killed run never leaves half a file behind.
+
+A workdir is a local path or any URI etils.epath understands (gs://bucket/run, s3://...):
+`as_path` gives a pathlib.Path for the first (local behaviour unchanged) and an epath.Path for
+the second. Object stores cannot append, so metrics.jsonl there is rewritten whole on each
+append (a few MB at most for a paper run logged every 100 steps).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,8 +25,32 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# "gs://", "s3://", "memory://"...: a path that is not on the local filesystem.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
 STATUSES = ("running", "done", "diverged", "failed")
 _PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "tensorflow-cpu")
+
+
+def is_local(path: str | os.PathLike) -> bool:
+    """Whether `path` is on the local filesystem (not a URI such as gs://bucket/run)."""
+    return not _URI.match(os.fspath(path))
+
+
+def as_path(path: str | os.PathLike):
+    """A pathlib.Path for a local path, an etils.epath.Path for a URI (gs://, s3://, ...):
+    both have the pathlib methods the suite uses (/, exists, read_text, mkdir, iterdir)."""
+    if is_local(path):
+        return Path(path)
+    from etils import epath
+
+    return epath.Path(os.fspath(path))
+
+
+def resolved(path: str | os.PathLike):
+    """`path` absolute: resolved if local (Orbax wants absolute paths), a URI as it is."""
+    path = as_path(path)
+    return path.resolve() if is_local(path) else path
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -30,6 +60,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` atomically (same-directory temp file, then rename)."""
+    if not is_local(path):
+        path = as_path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A uniquely named temp object renamed over the target: whole or absent to readers.
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        tmp.write_text(text)
+        tmp.replace(path)
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -43,8 +81,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    with open(path) as f:
-        return json.load(f)
+    return json.loads(as_path(path).read_text())
 
 
 def prepare_workdir(workdir: str | os.PathLike, config: dict[str, Any]) -> None:
@@ -52,7 +89,8 @@ def prepare_workdir(workdir: str | os.PathLike, config: dict[str, Any]) -> None:
     this config (ConfigError otherwise: a resumed run must not mix two configs' records)."""
     from laser.configs import ConfigError
 
-    saved = Path(workdir) / "config.json"
+    workdir = as_path(workdir)
+    saved = workdir / "config.json"
     if saved.exists():
         if read_json(saved) != config:
             raise ConfigError(
@@ -60,13 +98,19 @@ def prepare_workdir(workdir: str | os.PathLike, config: dict[str, Any]) -> None:
                 "workdir or one with the same config"
             )
         return
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    write_json(Path(workdir) / "meta.json", meta())
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_json(workdir / "meta.json", meta())
     write_json(saved, config)
 
 
 def append_metrics(workdir: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> None:
-    """Append rows to metrics.jsonl, flushed and fsynced (a killed run keeps whole lines)."""
+    """Append rows to metrics.jsonl, flushed and fsynced (a killed run keeps whole lines);
+    on an object store (no appends) the file is rewritten whole, atomically."""
+    if not is_local(workdir):
+        path = as_path(workdir) / "metrics.jsonl"
+        old = path.read_text() if path.exists() else ""
+        write_text(path, old + "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+        return
     path = Path(workdir) / "metrics.jsonl"
     with open(path, "a") as f:
         for row in rows:
@@ -77,7 +121,7 @@ def append_metrics(workdir: str | os.PathLike, rows: Iterable[dict[str, Any]]) -
 
 def read_metrics(workdir: str | os.PathLike) -> list[dict[str, Any]]:
     """All complete rows of metrics.jsonl (a torn last line from a kill is ignored)."""
-    path = Path(workdir) / "metrics.jsonl"
+    path = as_path(workdir) / "metrics.jsonl"
     if not path.exists():
         return []
     rows = []
@@ -92,11 +136,11 @@ def read_metrics(workdir: str | os.PathLike) -> list[dict[str, Any]]:
 def set_status(workdir: str | os.PathLike, status: str, **extra: Any) -> None:
     if status not in STATUSES:
         raise ValueError(f"status: got {status!r}; accepted: {', '.join(STATUSES)}")
-    write_json(Path(workdir) / "status.json", {"status": status, **extra})
+    write_json(as_path(workdir) / "status.json", {"status": status, **extra})
 
 
 def read_status(workdir: str | os.PathLike) -> dict[str, Any] | None:
-    path = Path(workdir) / "status.json"
+    path = as_path(workdir) / "status.json"
     return read_json(path) if path.exists() else None
 
 

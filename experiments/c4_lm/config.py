@@ -20,7 +20,7 @@ Expected (paper, Table 1, test loss standard -> LASER): see experiments/c4_lm/RE
 Paper settings: batch 1024 sequences x 1024 tokens, 160,000 steps (~167.8B tokens), AdamW
 (beta1 0.9, beta2 0.99, eps 1e-24, dropout 0; Table 9), linear warmup then cosine decay to zero.
 Hardware: TPUv5, 64 chips (301M), 128 (1.1B), 256 (2.2B); here: a (data, fsdp) mesh over
-whatever devices JAX sees (jax.distributed on multi-host).
+whatever devices JAX sees, of one or many processes (laser/train/distributed.py).
 
 Choices where the paper is silent or inconsistent (sources in ../shared/REFERENCE.md):
   - Tokenizer/vocab: SentencePiece 32k as PAX's C4 setup (c4_en_301_5Mexp2_spm); the model file

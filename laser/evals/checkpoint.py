@@ -6,7 +6,8 @@ for models with BatchNorm statistics) with Orbax under
 <workdir>/checkpoints/<step>/ and the run's config as <workdir>/config.json. Only the
 parameters are restored (the optimizer state is not needed to evaluate or to fine-tune).
 The one loader of both evaluation (laser.evals.evaluate) and fine-tuning
-(laser.train.finetune); it builds models through laser.nn, never laser.train.
+(laser.train.finetune); it builds models through laser.nn, never laser.train. A workdir may be
+a local path or a URI such as gs://bucket/run (laser.records.as_path).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from laser.configs import ConfigError
 
 def run_config(workdir: str | Path) -> ml_collections.ConfigDict:
     """The config a run was trained with (ConfigError if the workdir holds no run)."""
-    path = Path(workdir) / "config.json"
+    path = records.as_path(workdir) / "config.json"
     if not path.is_file():
         raise ConfigError(f"--checkpoint {workdir}: no config.json; accepted: a run's workdir")
     return ml_collections.ConfigDict(records.read_json(path))
@@ -32,7 +33,7 @@ def run_config(workdir: str | Path) -> ml_collections.ConfigDict:
 
 def steps(workdir: str | Path) -> list[int]:
     """Checkpointed steps of a run, ascending (finished saves only)."""
-    root = Path(workdir) / "checkpoints"
+    root = records.as_path(workdir) / "checkpoints"
     if not root.is_dir():
         return []
     return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and p.is_dir())
@@ -48,7 +49,7 @@ def restore_params(workdir: str | Path, step: int | None = None) -> tuple[int, d
             f"--step {step}: no checkpoint in {workdir}; accepted: "
             f"{', '.join(map(str, available)) or 'none (train the run first)'}"
         )
-    path = (Path(workdir) / "checkpoints" / str(step) / "default").resolve()
+    path = records.resolved(records.as_path(workdir) / "checkpoints" / str(step) / "default")
     with ocp.PyTreeCheckpointer() as ckptr:
         meta = ckptr.metadata(path)
         tree = meta.item_metadata.tree if hasattr(meta, "item_metadata") else meta.tree

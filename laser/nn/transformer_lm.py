@@ -8,7 +8,9 @@ Attention goes through laser.nn.MultiHeadAttention with the model's one `attenti
 follow PAX's C4 LM (../shared/REFERENCE.md): one vocab x d embedding shared by input and output,
 no biases, GELU MLP, sinusoidal positions (no parameters). Parameter count per layer:
 4 * d * (heads * head_dim) + 2 * d * mlp (+ 2 * d LayerNorm scales).
-Kernels carry logical axis names ("vocab", "embed", "heads", "kv", "mlp") for sharding rules.
+Kernels carry logical axis names ("vocab", "embed", "heads", "kv", "mlp") for sharding rules;
+activations are kept sharded by batch rows (laser.nn.partitioning.rows; a no-op outside the
+trainer's step), so that fsdp-sharded weights do not lend them their layout.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from laser.nn.attention import AttentionConfig, MultiHeadAttention
 from laser.nn.params import count_params
+from laser.nn.partitioning import rows
 
 
 def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
@@ -57,7 +60,7 @@ class Block(nn.Module):
         )(h, is_causal=True)
         # The MLP runs on [B*T, d]: XLA:CPU computes the kernel gradient of a dot that contracts
         # two batch axes ~5x slower than the same 2-D matmul (measured, benchmarks/train.py).
-        h = nn.LayerNorm(name="ln_mlp", **ln)(x).reshape(-1, x.shape[-1])
+        h = rows(nn.LayerNorm(name="ln_mlp", **ln)(x).reshape(-1, x.shape[-1]))
         init = nn.initializers.lecun_normal()
         h = nn.Dense(
             self.mlp_dim,
@@ -66,7 +69,7 @@ class Block(nn.Module):
             name="mlp_in",
             kernel_init=nn.with_logical_partitioning(init, ("embed", "mlp")),
         )(h)
-        h = nn.gelu(h)
+        h = nn.gelu(rows(h))
         h = nn.Dense(
             x.shape[-1],
             use_bias=False,
@@ -103,6 +106,7 @@ class TransformerLM(nn.Module):
         )
         x = embed(tokens) * jnp.asarray(np.sqrt(self.model_dim), self.dtype)
         x = x + jnp.asarray(sinusoidal_positions(tokens.shape[-1], self.model_dim), self.dtype)
+        x = rows(x)
         block = nn.remat(Block) if self.remat else Block
         for i in range(self.num_layers):
             x = block(
@@ -113,8 +117,9 @@ class TransformerLM(nn.Module):
                 dtype=self.dtype,
                 name=f"block_{i}",
             )(x)
+            x = rows(x)
         x = nn.LayerNorm(use_bias=False, dtype=self.dtype, name="ln_final")(x)
-        logits = embed.attend(x.reshape(-1, self.model_dim))  # 2-D: see Block's MLP
+        logits = rows(embed.attend(rows(x.reshape(-1, self.model_dim))))  # 2-D: see Block's MLP
         return logits.reshape(*tokens.shape, self.vocab_size).astype(jnp.float32)
 
 

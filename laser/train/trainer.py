@@ -5,6 +5,12 @@ global gradient norm), the (data, fsdp) mesh, Orbax checkpoints every N steps an
 automatic resume from the workdir, divergence detection, evaluation, run records, an optional
 wandb mirror and a tqdm bar. The task (laser/train/task.py) brings model, data and loss.
 
+Multi-process runs (laser/train/distributed.py; `laser.main` starts the runtime): every process
+runs this loop on its own devices and rows; process 0 alone writes the run records and the
+wandb mirror and holds the workdir lock; every process takes part in Orbax checkpoints; a
+SIGTERM on any process stops all of them at the same step with a checkpoint. The workdir may be
+a local path or a URI etils.epath understands (gs://...; laser/records.py).
+
 Resume contract: data order is a pure function of (seed, step), the step's randomness is
 fold_in(seed, step), and on resume the metrics logged after the restored checkpoint are dropped
 before they are logged again, so a killed and resumed run writes the metrics of an uninterrupted
@@ -13,18 +19,20 @@ one (tests/test_trainer.py kills one with SIGKILL).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import math
 import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -33,7 +41,8 @@ from tqdm import tqdm
 
 from laser import records
 from laser.configs import ConfigError
-from laser.train import sharding
+from laser.nn import partitioning
+from laser.train import distributed, sharding
 from laser.train.optim import DECAY_MASKS, OPTIMIZERS, make_optimizer
 from laser.train.task import Task, task_class
 
@@ -66,7 +75,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config {key}={value!r}: accepted: {accepted}")
 
 
-def _truncate_metrics(workdir: Path, step: int) -> None:
+def _truncate_metrics(workdir, step: int) -> None:
     """Drop rows logged after the checkpoint we resume from (they will be logged again)."""
     keep = [r for r in records.read_metrics(workdir) if r["step"] <= step]
     text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep)
@@ -74,11 +83,17 @@ def _truncate_metrics(workdir: Path, step: int) -> None:
 
 
 class _Stop:
-    """SIGTERM sets a flag; the loop checkpoints and leaves at the next step boundary."""
+    """SIGTERM sets a flag; the loop checkpoints and leaves at the step boundary `now` says
+    (the next one single-process; the one after it, agreed by all, multi-process)."""
 
-    def __init__(self):
+    def __init__(self, mesh):
         self.requested = False
         self._old = None
+        self._vote = distributed.StopVote(mesh)
+
+    def now(self) -> bool:
+        """Whether the run stops at this boundary; call it at every step boundary."""
+        return self._vote(self.requested)
 
     def __enter__(self):
         if hasattr(signal, "SIGTERM") and _in_main_thread():
@@ -99,7 +114,7 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _wandb(config, workdir: Path):
+def _wandb(config, workdir):
     if not config.get("wandb", False):
         return None
     import wandb
@@ -107,29 +122,53 @@ def _wandb(config, workdir: Path):
     os.environ.setdefault("WANDB_MODE", "offline")  # online only if the user asked for it
     # Stable across processes and restarts (str hash() is salted per process), so a resumed
     # run continues its wandb run.
-    run_id = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:16]
+    run_id = hashlib.sha256(str(records.resolved(workdir)).encode()).hexdigest()[:16]
+    local = str(workdir) if records.is_local(workdir) else tempfile.gettempdir()
     return wandb.init(
-        dir=str(workdir), config=config.to_dict(), name=workdir.name, id=run_id, resume="allow"
+        dir=local, config=config.to_dict(), name=workdir.name, id=run_id, resume="allow"
     )
+
+
+@contextlib.contextmanager
+def _workdir_lock(workdir):
+    """One trainer per workdir: a second one (e.g. a restarted sweep runner while the previous
+    child still checkpoints after SIGTERM) waits here until the first has let go. Object stores
+    have no locks: a URI workdir is locked on this machine only (a file in the temp dir)."""
+    if records.is_local(workdir):
+        path = Path(workdir) / ".lock"
+    else:
+        key = hashlib.sha256(str(workdir).encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / "laser-locks" / f"{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
     """Train `config` in `workdir` (resuming if it holds a checkpoint); returns final metrics."""
     validate(config)
-    workdir = Path(workdir)
-    records.prepare_workdir(workdir, config.to_dict())
-    # One trainer per workdir: a second one (e.g. a restarted sweep runner while the previous
-    # child still checkpoints after SIGTERM) waits here until the first has let go.
-    with open(workdir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    workdir = records.as_path(workdir)
+    writer = jax.process_index() == 0  # the one process that writes run records
+    with contextlib.ExitStack() as stack:
+
+        def prepare():
+            records.prepare_workdir(workdir, config.to_dict())
+            # Process 0 holds the lock for all: the others run only while it runs, and a
+            # lock taken on every host would mean nothing on filesystems without shared locks.
+            stack.enter_context(_workdir_lock(workdir))
+
+        distributed.on_primary_first(prepare)
+        distributed.check_shared_workdir(workdir)
         try:
-            return _run(config, workdir)
+            return _run(config, workdir, writer)
         except Exception as e:
-            records.set_status(workdir, "failed", error=f"{type(e).__name__}: {e}")
+            if writer:
+                records.set_status(workdir, "failed", error=f"{type(e).__name__}: {e}")
             raise
 
 
-def _run(config, workdir: Path) -> dict:
+def _run(config, workdir, writer: bool) -> dict:
     task: Task = task_class(config.task)(config)
     mesh = sharding.make_mesh(config.mesh.data, config.mesh.fsdp)
     total = config.train.steps
@@ -138,7 +177,6 @@ def _run(config, workdir: Path) -> dict:
     inputs = task.model_inputs(task.example_batch())
 
     def init_params(rng):
-        import flax.linen as nn
 
         return nn.unbox(task.model.init(rng, *inputs)["params"])
 
@@ -147,11 +185,16 @@ def _run(config, workdir: Path) -> dict:
     params = jax.jit(init_params, out_shardings=shardings)(seed)
     # Fine-tuning starts from a pretrained checkpoint; other tasks return `params` as they are.
     params = jax.device_put(task.initial_params(params), shardings)
-    # Optimizer moments inherit their parameters' shardings through jit.
+    # The whole state's layout is pinned, at init and in the step's in and out shardings: the
+    # moments sharded like their parameters (jit alone put them all on one device at init), so
+    # the first step neither runs with the optimiser state on one device nor the second
+    # recompiles for a changed layout.
+    replicated = sharding.replicated(mesh)
+    opt_shardings = sharding.opt_state_shardings(optimizer, params, shardings, mesh)
     state = {
-        "step": jnp.zeros([], jnp.int32),
+        "step": jax.device_put(np.zeros([], np.int32), replicated),
         "params": params,
-        "opt_state": jax.jit(optimizer.init)(params),
+        "opt_state": jax.jit(optimizer.init, out_shardings=opt_shardings)(params),
     }
     if set(variables) - {"params"}:
         # Non-parameter collections (BatchNorm's "batch_stats"): small, replicated, carried in
@@ -159,11 +202,12 @@ def _run(config, workdir: Path) -> dict:
         # with parameters only keep the state above unchanged.
         state["model_state"] = jax.jit(
             lambda r: {k: v for k, v in task.model.init(r, *inputs).items() if k != "params"},
-            out_shardings=sharding.replicated(mesh),
+            out_shardings=replicated,
         )(seed)
+    state_shardings = jax.tree.map(lambda x: x.sharding, state)
 
     ckpt = ocp.CheckpointManager(
-        (workdir / "checkpoints").resolve(),
+        records.resolved(workdir / "checkpoints"),
         options=ocp.CheckpointManagerOptions(
             max_to_keep=config.train.get("keep_checkpoints", 2), create=True
         ),
@@ -173,13 +217,16 @@ def _run(config, workdir: Path) -> dict:
         start = ckpt.latest_step()
         abstract_state = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
         state = ckpt.restore(start, args=ocp.args.StandardRestore(abstract_state))
-        _truncate_metrics(workdir, start)
-    elif (workdir / "metrics.jsonl").exists():
+        if writer:
+            _truncate_metrics(workdir, start)
+    elif writer and (workdir / "metrics.jsonl").exists():
         _truncate_metrics(workdir, 0)
 
     # The state is donated: its buffers become the new state's (no second copy of the model
     # and optimiser state in memory); benchmarks/train.py times this same jitted step.
-    train_step = jit_train_step(task.loss_fn, optimizer, lr_fn, seed)
+    train_step = jit_train_step(
+        task.loss_fn, optimizer, lr_fn, seed, state_shardings, sharding.batch_sharding(mesh)
+    )
 
     @jax.jit
     def eval_step(state, batch):
@@ -192,35 +239,41 @@ def _run(config, workdir: Path) -> dict:
         out = {}
         for split in task.eval_splits:
             sums: dict[str, float] = {}
+            host: dict[str, float] = {}  # of this process's rows; summed over processes below
             for batch in task.eval_batches(split):
-                aux = jax.device_get(eval_step(state, sharding.put_batch(batch, mesh)))
-                aux = {**aux, **task.host_sums(aux, batch)}
-                for k, v in aux.items():
-                    if k.endswith(("_sum", "_count")):
-                        sums[k] = sums.get(k, 0.0) + float(np.sum(v))
+                aux = _to_host(eval_step(state, sharding.put_batch(batch, mesh)))
+                for part, values in ((sums, aux), (host, task.host_sums(aux, batch))):
+                    for k, v in values.items():
+                        if k.endswith(("_sum", "_count")):
+                            part[k] = part.get(k, 0.0) + float(np.sum(v))
+            for k, v in distributed.process_sum(host).items():
+                sums[k] = sums.get(k, 0.0) + v
             out[split] = _ratios(sums)
         return out
 
-    records.set_status(workdir, "running", step=start)
-    wb = _wandb(config, workdir)
+    if writer:
+        records.set_status(workdir, "running", step=start)
+    wb = _wandb(config, workdir) if writer else None
     t = config.train
     begin = time.time()
     window_items, window_start = 0, time.time()
-    last = _final_from_records(workdir, total) if start >= total else {}
-    bar = tqdm(total=total, initial=start, desc=workdir.name, disable=not t.progress, leave=False)
+    last = _final_from_records(workdir, total) if start >= total and writer else {}
+    show = t.progress and writer
+    bar = tqdm(total=total, initial=start, desc=workdir.name, disable=not show, leave=False)
     # Metrics stay on the device between log steps (no host sync per step, so the host prepares
     # the next batches while the device computes); `losses` holds them until the next flush.
     losses: list[tuple[int, jax.Array]] = []
-    with _Stop() as stop:
+    with _Stop(mesh) as stop:
         for step in range(start, total):
             local = task.train_batch(step)
             state, metrics = train_step(state, sharding.put_batch(local, mesh))
             done = step + 1
             losses.append((done, metrics["loss"]))
             window_items += task.items(local) * jax.process_count()
+            stopping = stop.now()
             log = done % t.log_every == 0 or done == total
             evaluate_now = done % t.eval_every == 0 or done == total
-            save = done % t.checkpoint_every == 0 or done == total or stop.requested
+            save = done % t.checkpoint_every == 0 or done == total or stopping
             bar.update(1)
             if not (log or evaluate_now or save):
                 continue
@@ -229,8 +282,10 @@ def _run(config, workdir: Path) -> dict:
             bad = _first_nonfinite(losses)
             losses = []
             if bad is not None:
-                records.append_metrics(workdir, [_row(bad[0], "train", "loss", bad[1], begin)])
-                records.set_status(workdir, "diverged", step=bad[0], loss=str(bad[1]))
+                if writer:
+                    rows = [_row(bad[0], "train", "loss", bad[1], begin)]
+                    records.append_metrics(workdir, rows)
+                    records.set_status(workdir, "diverged", step=bad[0], loss=str(bad[1]))
                 bar.close()
                 return {"status": "diverged", "step": bad[0]}
             rows = []
@@ -247,21 +302,23 @@ def _run(config, workdir: Path) -> dict:
                     for name, value in values.items():
                         rows.append(_row(done, split, name, value, begin))
                         last[f"{split}/{name}"] = value
-            if rows:
+            if rows and writer:
                 records.append_metrics(workdir, rows)
                 if wb is not None:
                     wb.log({f"{r['split']}/{r['name']}": r["value"] for r in rows}, step=done)
             if save:
                 ckpt.save(done, args=ocp.args.StandardSave(state))
-            if stop.requested:
+            if stopping:
                 ckpt.wait_until_finished()
-                records.set_status(workdir, "failed", step=done, error="SIGTERM; resumable")
+                if writer:
+                    records.set_status(workdir, "failed", step=done, error="SIGTERM; resumable")
                 bar.close()
                 return {"status": "failed", "step": done}
     ckpt.wait_until_finished()
     bar.close()
     final = dict(last)
-    records.set_status(workdir, "done", step=total, final=final)
+    if writer:
+        records.set_status(workdir, "done", step=total, final=final)
     if wb is not None:
         wb.finish()
     return {"status": "done", "step": total, "final": final}
@@ -303,15 +360,59 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, see
     return train_step
 
 
-def jit_train_step(loss_fn, optimizer: optax.GradientTransformation, lr_fn, seed: jax.Array):
-    """The trainer's compiled step: make_train_step under jit, the state donated."""
-    return jax.jit(make_train_step(loss_fn, optimizer, lr_fn, seed), donate_argnums=0)
+def jit_train_step(
+    loss_fn,
+    optimizer: optax.GradientTransformation,
+    lr_fn,
+    seed: jax.Array,
+    state_shardings=None,
+    batch_sharding=None,
+):
+    """The trainer's compiled step: make_train_step under jit, the state donated; with
+    `state_shardings` (a tree like the state) and `batch_sharding`, the state keeps that layout
+    from step to step and the metrics are replicated (the trainer's case; the paper plan
+    compiles the same)."""
+    step = make_train_step(loss_fn, optimizer, lr_fn, seed)
+    if state_shardings is None:
+        return jax.jit(step, donate_argnums=0)
+    mesh = jax.tree.leaves(state_shardings)[0].mesh
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+    def constrained(state, batch):
+        # Traced with the batch's mesh axes, so the models' activation constraints
+        # (laser.nn.partitioning.rows) apply; elsewhere those are no-ops.
+        with partitioning.batch_rows(mesh, sharding.AXES):
+            return step(state, batch)
+
+    return jax.jit(
+        constrained,
+        in_shardings=(state_shardings, batch_sharding),
+        out_shardings=(state_shardings, replicated),
+        donate_argnums=0,
+    )
 
 
 TRAIN_ONLY = ("grad_norm", "learning_rate", "items_per_second")
 
 
-def _final_from_records(workdir: Path, total: int) -> dict[str, float]:
+def _to_host(tree):
+    """An eval step's aux as NumPy: whole arrays single-process (device_get, as always);
+    multi-process, replicated values (the sums) whole and batch-sharded ones (for host_sums)
+    as this process's rows, in order, which are the rows of its eval batch."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+
+    def local(x: jax.Array) -> np.ndarray:
+        if x.is_fully_replicated:
+            return np.asarray(x.addressable_data(0))
+        shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start or 0)
+        unique = {s.index[0].start: s for s in shards}.values()  # replicas over fsdp: once
+        return np.concatenate([np.asarray(s.data) for s in unique])
+
+    return jax.tree.map(local, tree)
+
+
+def _final_from_records(workdir, total: int) -> dict[str, float]:
     """The final metrics of a run whose last checkpoint is its last step (e.g. SIGTERM during
     the final save): what the loop would have collected, read back from metrics.jsonl."""
     return {
