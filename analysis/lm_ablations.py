@@ -162,7 +162,37 @@ def table_frame(table: str, profile: str, runs: Path) -> pd.DataFrame:
             per_seed(col_b, cloze),
         )
     )
+    out.append(_loss_row(dirs, col_a, col_b))
     return pd.DataFrame(out)
+
+
+def _loss_row(dirs: dict[str, dict[int, Path]], col_a: str, col_b: str) -> dict:
+    """The runs' own final test loss (status.json; not in the paper's table), lower is better."""
+    loss = {}
+    for column in (col_a, col_b):
+        loss[column] = {}
+        for seed, wd in dirs[column].items():
+            status = records.read_status(wd)
+            if status and status["status"] == "done":
+                loss[column][seed] = status["final"]["test/loss"]
+
+    def cell(values: list[float], sign: str = "") -> str:
+        if not values:
+            return "n/a"
+        spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+        return f"{statistics.mean(values):{sign}.4f}{spread} (n={len(values)})"
+
+    a, b = loss[col_a], loss[col_b]
+    return {
+        "task": "test loss of the LM (not in paper; lower is better)",
+        "chance": "-",
+        f"paper {col_a}": "-",
+        f"ours {col_a}": cell(list(a.values())),
+        f"paper {col_b}": "-",
+        f"ours {col_b}": cell(list(b.values())),
+        f"paper {col_a} − {col_b}": "-",
+        f"ours {col_a} − {col_b}": cell([a[s] - b[s] for s in a if s in b], "+"),
+    }
 
 
 def render(table: str, profile: str, runs: Path, out: Path) -> Path:
@@ -179,7 +209,9 @@ def render(table: str, profile: str, runs: Path, out: Path) -> Path:
         f"({spec['source']}). Chance = uniform guess.",
         "",
         "The mean of the offline tasks compares like with like (the paper's numbers averaged over "
-        "the same rows); the paper's own average is over all its tasks, ours has no such cell.",
+        "the same rows); the paper's own average is over all its tasks, ours has no such cell. "
+        "The last row is the LMs' own final test loss (status.json; held-out Shakespeare plays "
+        "on the tiny profile), not part of the paper's table.",
         "",
         f"Regenerate: `make reproduce-{table.replace('table', 'table-')} PROFILE={profile}`.",
     ]

@@ -334,7 +334,7 @@ def test_table_renders_from_run_records_with_unavailable_and_missing_cells(tmp_p
         for seed, wd in dirs.items():
             if i == 1 and seed == 2:
                 continue
-            records.set_status(wd, "done", step=10, final={"test/loss": 5.0})
+            records.set_status(wd, "done", step=10, final={"test/loss": 5.0 - 0.1 * (i == 0)})
             acc = {"accuracy": 0.6 if i == 0 else 0.5}
             result = {"sum": acc, "per_token": acc, "chance": {"uniform": 0.25}}
             records.write_json(
@@ -355,5 +355,7 @@ def test_table_renders_from_run_records_with_unavailable_and_missing_cells(tmp_p
     assert ("BoolQ" in rows) == (table == "table6")
     average = "53.97" if table == "table6" else "51.52"
     assert average in rows[next(k for k in rows if k.startswith("Average"))]
+    loss = rows["test loss of the LM (not in paper; lower is better)"]
+    assert "4.9000 ± 0.0000 (n=3)" in loss and "-0.1000 ± 0.0000 (n=2)" in loss
     assert "seed 2: missing" in text
     assert (out / f"{table}.csv").exists()
