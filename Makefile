@@ -18,11 +18,11 @@ LAUNCHER ?= local
 SLURM ?=
 LAUNCH = --launcher $(LAUNCHER) $(SLURM)
 
-.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 clean-venv help
+.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-table-6 reproduce-table-7 clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | sweep SWEEP=<file>"
-	@echo "make reproduce-{table-1..5,table-8..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N] [LAUNCHER=slurm SLURM='...']"
+	@echo "make reproduce-{table-1..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N] [LAUNCHER=slurm SLURM='...']"
 	@echo "make test-multiprocess | test-cluster | paper-plan"
 
 # Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
@@ -118,6 +118,13 @@ reproduce-table-5: setup
 	$(PY) -m sweeps.run sweeps/table5.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.render table5 --profile $(PROFILE) && exit $$status
 
+# Table 6 (the 7.7B LM, LASER vs standard) and Table 7 (the Diff Transformer, Diff+LASER vs
+# Diff): 2 kinds x 3 seeds each, evaluated one-shot (records kept), then rendered.
+reproduce-table-6 reproduce-table-7: reproduce-table-%: setup
+	$(PY) -m sweeps.run sweeps/table$*.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
+	$(PY) -m analysis.lm_ablations evaluate table$* --profile $(PROFILE) && \
+	$(PY) -m analysis.render table$* --profile $(PROFILE) && exit $$status
+
 # Any sweep file: `make sweep SWEEP=sweeps/table9.py [PROFILE=paper] [JOBS=N]`.
 sweep: setup
 	@test -n "$(SWEEP)" || { echo "make: sweep needs SWEEP=<sweep file>; accepted: $$(grep -l '^def sweep(' sweeps/*.py | tr '\n' ' ')" >&2; exit 2; }
@@ -128,7 +135,7 @@ reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
 	$(PY) -m analysis.render table$* --profile $(PROFILE)
 
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := table-1 table-2 table-3 table-4 table-5 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
+AVAILABLE := table-1 table-2 table-3 table-4 table-5 table-6 table-7 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:

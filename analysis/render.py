@@ -254,6 +254,8 @@ TABLES = {
     "table3": _elsewhere("analysis.downstream", "render_table3"),
     "table4": _elsewhere("analysis.vision", "render_table4"),
     "table5": _elsewhere("analysis.speech", "render_table5"),
+    "table6": _elsewhere("analysis.lm_ablations", "render_table6"),
+    "table7": _elsewhere("analysis.lm_ablations", "render_table7"),
     "table8": render_table8,
     "table9": render_table9,
     "table10": _elsewhere("analysis.downstream", "render_table10"),

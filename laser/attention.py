@@ -24,6 +24,11 @@ is plain attention, as in praxis PerDimScale / AlgoPerf QueryScaler), `qk_norm` 
 parameter-free LayerNorm to queries and keys over head_dim (the Flax module adds learnable scales).
 
 Rows of queries that see no key at all give zeros, with zero (never NaN) gradients, for every kind.
+
+The value head width Hv may differ from the query/key head width H (the Diff Transformer's value
+is 2H wide), for every kind: `jax.nn.dot_product_attention` wants one width, so the kernel path
+zero-pads the narrower of (query, key) and value to max(H, Hv) (zero features add nothing to
+the logits, padded value columns are cut off); laser_exact and the dropout path take any Hv.
 """
 
 from __future__ import annotations
@@ -69,7 +74,8 @@ def dot_product_attention(
 
     Args:
       query: [B, T, N, H] (or [T, N, H]).
-      key, value: [B, S, K, H] (or [S, K, H]); N must be a multiple of K (grouped-query).
+      key: [B, S, K, H] (or [S, K, H]); N must be a multiple of K (grouped-query).
+      value: [B, S, K, Hv] (or [S, K, Hv]); Hv may differ from H.
       bias: logits bias broadcastable to [B, N, T, S].
       mask: boolean, broadcastable to [B, N, T, S]; True = may attend.
       kind: one of KINDS.
@@ -87,7 +93,7 @@ def dot_product_attention(
         flax.linen.dot_product_attention). When active, the weights are materialised and the
         LASER kinds use the trick on them (no underflow certificate in that path).
     Returns:
-      [B, T, N, H] (or [T, N, H]) in the dtype of `query`.
+      [B, T, N, Hv] (or [T, N, Hv]) in the dtype of `query`.
     """
     _check_kind(kind)
     unbatched = getattr(query, "ndim", None) == 3
@@ -154,15 +160,29 @@ def diff_attention(
     kind="softmax":             softmax(Q1 K1^T) V - lam * softmax(Q2 K2^T) V
     kind="laser"/"laser_exact": log(softmax(Q1 K1^T) exp(V)) - lam * log(softmax(Q2 K2^T) exp(V))
 
+    Both maps see the same value V, whose head width Hv may differ from H (Ye et al.: Hv = 2H).
+    The LASER form cannot fold lam into the attention weights (the log sits between), so both
+    kinds take two attention calls; laser.reference.diff_attention is the float64 definition.
+
     Args:
       query1, query2: [B, T, N, H]; key1, key2: [B, S, K, H]; value: [B, S, K, Hv].
       lam: scalar or [N] (one lambda per head; Ye et al. re-parameterise it per layer).
-      bias, mask, kwargs: as in dot_product_attention (is_causal, scale, temperature, ...).
+      bias, mask, kwargs: as in dot_product_attention (is_causal, scale, temperature, ...);
+        a `dropout_rng` is split, so the two maps drop independently (as Ye et al.'s dropout on
+        the stacked weights of both maps).
     Returns:
       [B, T, N, Hv].
     """
-    first = dot_product_attention(query1, key1, value, bias, mask, kind=kind, **kwargs)
-    second = dot_product_attention(query2, key2, value, bias, mask, kind=kind, **kwargs)
+    rngs = (None, None)
+    if kwargs.get("dropout_rng") is not None:
+        rngs = tuple(jax.random.split(kwargs.pop("dropout_rng")))
+    kwargs.pop("dropout_rng", None)
+    first = dot_product_attention(
+        query1, key1, value, bias, mask, kind=kind, dropout_rng=rngs[0], **kwargs
+    )
+    second = dot_product_attention(
+        query2, key2, value, bias, mask, kind=kind, dropout_rng=rngs[1], **kwargs
+    )
     lam = jnp.asarray(lam, first.dtype)
     if lam.ndim not in (0, 1) or (lam.ndim == 1 and lam.shape[0] != first.shape[-2]):
         raise ValueError(
@@ -174,9 +194,11 @@ def diff_attention(
     return first - lam * second
 
 
-def lambda_init(depth: int) -> float:
-    """Ye et al.'s initial lambda for layer `depth` >= 1: 0.8 - 0.6 * exp(-0.3 * (depth - 1))."""
-    return 0.8 - 0.6 * math.exp(-0.3 * (depth - 1))
+def lambda_init(layer: int) -> float:
+    """Ye et al.'s initial lambda of the layer with 0-based index `layer`:
+    0.8 - 0.6 * exp(-0.3 * layer) (microsoft/unilm Diff-Transformer, `lambda_init_fn(depth)`,
+    depth = the current layer's index), so 0.2 for the first layer, towards 0.8 deep down."""
+    return 0.8 - 0.6 * math.exp(-0.3 * layer)
 
 
 # --- the three kinds --------------------------------------------------------------------------
@@ -190,9 +212,10 @@ def _kernel_attention(query, key, value, bias, vis, kind, implementation):
     rows = None if rows is None else jnp.swapaxes(rows, 1, 2)  # -> [B|1, T, N|1, 1]
 
     def kernel(v):
+        q, k, v, width = _common_width(query, key, v)
         return jax.nn.dot_product_attention(
-            query,
-            key,
+            q,
+            k,
             v,
             bias,
             vis.mask,
@@ -202,7 +225,7 @@ def _kernel_attention(query, key, value, bias, vis, kind, implementation):
             key_value_seq_lengths=vis.kv_lens,
             local_window_size=vis.window,
             implementation=implementation,
-        )
+        )[..., :width]
 
     if kind == "softmax":
         out = kernel(value)
@@ -222,6 +245,20 @@ def _kernel_attention(query, key, value, bias, vis, kind, implementation):
     marker = jax.lax.stop_gradient(jnp.where(out >= S * tiny / TOL, 0.0, -jnp.inf))
     out = jnp.log(out) + (m + marker)
     return out if rows is None else jnp.where(rows, out, 0)
+
+
+def _common_width(query, key, value):
+    """Zero-pad (query, key) or value to one head width, as jax.nn.dot_product_attention needs
+    (the scale is already folded into the query, so zero features leave the logits unchanged);
+    returns the padded arrays and the value's own width, to cut the output back to."""
+    H, Hv = query.shape[-1], value.shape[-1]
+
+    def pad(x, width):
+        return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, width - x.shape[-1])])
+
+    if Hv > H:
+        return pad(query, Hv), pad(key, Hv), value, Hv
+    return query, key, pad(value, H) if Hv < H else value, Hv
 
 
 def _column_max_shift(value, vis, num_heads):

@@ -102,7 +102,8 @@ def _tile(q, kb, vb, bias, vis: Visibility, start, bk):
 def _forward_fast(q, ks, vs, bias, vis, bk):
     """Factorised blockwise pass. Returns log-sums A [B,N,T,H], Z [B,N,T,1] and the certificate
     (True where the result is accurate to TOL)."""
-    B, N, T, H = q.shape
+    B, N, T = q.shape[:3]
+    H = vs.shape[-1]  # the value's head width (may differ from the query's)
 
     def step(carry, xs):
         row_max, z, shift, acc = carry
@@ -135,7 +136,8 @@ def _forward_fast(q, ks, vs, bias, vis, bk):
 
 def _forward_direct(q, ks, vs, bias, vis, bk):
     """Exact running logsumexp of l_is + v_sj, one key at a time within each block."""
-    B, N, T, H = q.shape
+    B, N, T = q.shape[:3]
+    H = vs.shape[-1]
 
     def block(carry, xs):
         kb, vb, i = xs
@@ -197,12 +199,13 @@ def laser_exact(q, k, v, bias, vis: Visibility, block_size: int):
 
     Args:
       q: [B, N, T, H] queries, already multiplied by the logit scale.
-      k, v: [B, N, S, H] keys and values (heads already matched to the queries).
+      k: [B, N, S, H] keys, v: [B, N, S, Hv] values (heads already matched to the queries;
+        Hv may differ from H).
       bias: additive logits bias, 4-D broadcastable to [B, N, T, S], or None.
       vis: masking of the call (laser.masks.Visibility).
       block_size: keys per block.
     Returns:
-      [B, N, T, H] float32; rows that see no key are zero.
+      [B, N, T, Hv] float32; rows that see no key are zero.
     """
     return _forward(q, k, v, bias, vis, block_size)[0]
 

@@ -13,8 +13,10 @@ convention). `laser_lse` is the same LASER function as one logsumexp per (row, f
 log sum_s exp(l_is + v_sj) - log sum_s exp(l_is), which float64 can evaluate for any value
 spread (exp(V) itself overflows float64 beyond ~709).
 
-Shapes follow laser.dot_product_attention: q [B, T, N, H], k and v [B, S, K, H] with K dividing N
-(grouped-query attention repeats each key/value head N / K times); outputs [B, T, N, H].
+Shapes follow laser.dot_product_attention: q [B, T, N, H], k [B, S, K, H] and v [B, S, K, Hv]
+with K dividing N (grouped-query attention repeats each key/value head N / K times) and any
+value width Hv; outputs [B, T, N, Hv]. `diff_attention` is the Differential Transformer's
+difference of two such maps (Ye et al. 2024; LASER paper §4.4).
 """
 
 from __future__ import annotations
@@ -69,6 +71,16 @@ def outputs(q, k, v, *, kinds=("softmax", "laser"), vis, scale=None, bias=None, 
         o = xp.swapaxes(p @ (v if kind == "softmax" else xp.exp(v)), 1, 2)  # [B, T, N, H]
         out[kind] = xp.where(visible, o if kind == "softmax" else xp.log(o), 0.0)
     return out
+
+
+def diff_attention(q1, k1, q2, k2, v, lam, *, kind: str, vis, scale=None, xp: Any = np):
+    """Differential attention from the definition, one map at a time:
+    A(q1, k1, v) - lam * A(q2, k2, v), with A softmax attention (kind="softmax") or LASER
+    attention (any other kind: log(softmax(q k^T) exp(v))). lam: a scalar or one per head [N]."""
+    a = attention(q1, k1, v, kind=kind, vis=vis, scale=scale, xp=xp)
+    b = attention(q2, k2, v, kind=kind, vis=vis, scale=scale, xp=xp)
+    lam = xp.asarray(lam, dtype=a.dtype)
+    return a - (lam[:, None] if lam.ndim == 1 else lam) * b
 
 
 def laser_lse(q, k, v, *, vis, scale=None, bias=None):

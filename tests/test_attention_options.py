@@ -59,7 +59,7 @@ def test_diff_attention_is_the_difference_of_two_maps(kind):
     a = laser.dot_product_attention(Q, K, V, kind=kind, is_causal=True)
     b = laser.dot_product_attention(q2, k2, V, kind=kind, is_causal=True)
     np.testing.assert_allclose(out, a - lam[:, None] * b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(laser.lambda_init(1), 0.2)
+    np.testing.assert_allclose(laser.lambda_init(0), 0.2)  # 0-based layer index
     with pytest.raises(ValueError, match="lam"):
         laser.diff_attention(Q, K, q2, k2, V, jnp.ones(3), kind=kind)
 

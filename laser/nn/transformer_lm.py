@@ -3,11 +3,14 @@
     h = x + Attention(LN(x));  y = h + MLP(LN(h));  logits = LN(y) E^T
 
 Attention goes through laser.nn.MultiHeadAttention with the model's one `attention`
-(laser.nn.AttentionConfig): the kind (softmax or LASER) and the baselines' options (+temp,
-+per-dim temp, +QK-norm). Where the paper is silent we
+(laser.nn.AttentionConfig): the kind (softmax or LASER), the baselines' options (+temp,
++per-dim temp, +QK-norm) and the Diff Transformer's differential attention (each block passes
+its 0-based index, which sets the differential lambda_init). Where the paper is silent we
 follow PAX's C4 LM (../shared/REFERENCE.md): one vocab x d embedding shared by input and output,
 no biases, GELU MLP, sinusoidal positions (no parameters). Parameter count per layer:
-4 * d * (heads * head_dim) + 2 * d * mlp (+ 2 * d LayerNorm scales).
+4 * d * (heads * head_dim) + 2 * d * mlp (+ 2 * d LayerNorm scales); differential attention:
+4 * d * (2 * heads * head_dim) + 2 * d * mlp (+ 4 * head_dim lambda vectors, 2 * head_dim RMSNorm
+scales, 2 * d LayerNorm scales).
 Kernels carry logical axis names ("vocab", "embed", "heads", "kv", "mlp") for sharding rules;
 activations are kept sharded by batch rows (laser.nn.partitioning.rows; a no-op outside the
 trainer's step), so that fsdp-sharded weights do not lend them their layout.
@@ -39,12 +42,13 @@ def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
 
 
 class Block(nn.Module):
-    """One pre-LN decoder block."""
+    """One pre-LN decoder block; `layer` is its 0-based index in the stack."""
 
     num_heads: int
     head_dim: int
     mlp_dim: int
     attention: AttentionConfig = AttentionConfig()
+    layer: int = 0
     dtype: Any = jnp.float32
 
     @nn.compact
@@ -55,6 +59,7 @@ class Block(nn.Module):
             num_heads=self.num_heads,
             head_dim=self.head_dim,
             attention=self.attention,
+            layer=self.layer,
             dtype=self.dtype,
             name="attention",
         )(h, is_causal=True)
@@ -114,6 +119,7 @@ class TransformerLM(nn.Module):
                 head_dim=self.head_dim,
                 mlp_dim=self.mlp_dim,
                 attention=self.attention,
+                layer=i,
                 dtype=self.dtype,
                 name=f"block_{i}",
             )(x)
