@@ -12,11 +12,12 @@ PROFILE ?= tiny
 JOBS ?= $(if $(filter tiny,$(PROFILE)),2,1)
 export PYTHONHASHSEED := 0
 
-.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 clean-venv help
+.PHONY: sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-bert clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | sweep SWEEP=<file>"
 	@echo "make reproduce-{table-1..5,table-8..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N]"
+	@echo "make reproduce-bert [PROFILE=tiny|paper] [JOBS=N]   (paper: BERT_TRAIN_FILES, BERT_EVAL_FILES)"
 
 # Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
 setup: $(STAMP)
@@ -99,6 +100,12 @@ reproduce-table-5: setup
 	$(PY) -m sweeps.run sweeps/table5.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
 	$(PY) -m analysis.render table5 --profile $(PROFILE) && exit $$status
 
+# BERT masked-LM error (§4.2): LASER and standard x 3 seeds (tiny: gensim's Wikipedia articles;
+# paper: MLPerf's TFRecords, named by BERT_TRAIN_FILES and BERT_EVAL_FILES).
+reproduce-bert: setup
+	$(PY) -m sweeps.run sweeps/bert.py --profile $(PROFILE) --jobs $(JOBS); status=$$?; \
+	$(PY) -m analysis.render bert --profile $(PROFILE) && exit $$status
+
 # Any sweep file: `make sweep SWEEP=sweeps/table9.py [PROFILE=paper] [JOBS=N]`.
 sweep: setup
 	@test -n "$(SWEEP)" || { echo "make: sweep needs SWEEP=<sweep file>; accepted: $$(grep -l '^def sweep(' sweeps/*.py | tr '\n' ' ')" >&2; exit 2; }
@@ -109,7 +116,7 @@ reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
 	$(PY) -m analysis.render table$* --profile $(PROFILE)
 
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := table-1 table-2 table-3 table-4 table-5 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
+AVAILABLE := table-1 table-2 table-3 table-4 table-5 bert table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:
