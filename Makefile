@@ -18,11 +18,12 @@ LAUNCHER ?= local
 SLURM ?=
 LAUNCH = --launcher $(LAUNCHER) $(SLURM)
 
-.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-table-6 reproduce-table-7 clean-venv help
+.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-table-6 reproduce-table-7 reproduce-bert clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | sweep SWEEP=<file>"
 	@echo "make reproduce-{table-1..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N] [LAUNCHER=slurm SLURM='...']"
+	@echo "make reproduce-bert [PROFILE=tiny|paper] [JOBS=N]   (paper: BERT_TRAIN_FILES, BERT_EVAL_FILES)"
 	@echo "make test-multiprocess | test-cluster | paper-plan"
 
 # Idempotent: reinstalls only when requirements.txt or pyproject.toml change.
@@ -125,6 +126,12 @@ reproduce-table-6 reproduce-table-7: reproduce-table-%: setup
 	$(PY) -m analysis.lm_ablations evaluate table$* --profile $(PROFILE) && \
 	$(PY) -m analysis.render table$* --profile $(PROFILE) && exit $$status
 
+# BERT masked-LM error (§4.2): LASER and standard x 3 seeds (tiny: gensim's Wikipedia articles;
+# paper: MLPerf's TFRecords, named by BERT_TRAIN_FILES and BERT_EVAL_FILES).
+reproduce-bert: setup
+	$(PY) -m sweeps.run sweeps/bert.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
+	$(PY) -m analysis.render bert --profile $(PROFILE) && exit $$status
+
 # Any sweep file: `make sweep SWEEP=sweeps/table9.py [PROFILE=paper] [JOBS=N]`.
 sweep: setup
 	@test -n "$(SWEEP)" || { echo "make: sweep needs SWEEP=<sweep file>; accepted: $$(grep -l '^def sweep(' sweeps/*.py | tr '\n' ' ')" >&2; exit 2; }
@@ -135,7 +142,7 @@ reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
 	$(PY) -m analysis.render table$* --profile $(PROFILE)
 
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := table-1 table-2 table-3 table-4 table-5 table-6 table-7 table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
+AVAILABLE := table-1 table-2 table-3 table-4 table-5 table-6 table-7 bert table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:

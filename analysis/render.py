@@ -261,6 +261,7 @@ TABLES = {
     "table10": _elsewhere("analysis.downstream", "render_table10"),
     "table11": render_ablations,
     "lamb": render_ablations,
+    "bert": _elsewhere("analysis.bert", "render_bert"),
 }
 
 

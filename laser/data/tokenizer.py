@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import sentencepiece as spm
 
@@ -48,12 +49,17 @@ def _sentences(texts: Iterable[str]) -> Iterator[str]:
                 yield line
 
 
-def train_model_bytes(texts: Iterable[str], vocab_size: int) -> bytes:
-    """Train a unigram SentencePiece model on `texts` and return the serialized model."""
+def train_model_bytes(
+    texts: Iterable[str], vocab_size: int, options: Mapping[str, Any] | None = None
+) -> bytes:
+    """Train a unigram SentencePiece model on `texts` and return the serialized model.
+
+    `options` replace or add SentencePiece trainer options (e.g. BERT's special ids, see
+    laser.data.wikipedia); the defaults give PAX's ids (PAD_ID, EOS_ID, UNK_ID, no BOS)."""
     out = io.BytesIO()
     # The trainer takes no seed option; the library-wide generator seed is the documented knob.
     spm.set_random_generator_seed(0)
-    spm.SentencePieceTrainer.train(
+    kwargs = dict(
         sentence_iterator=_sentences(texts),
         model_writer=out,
         model_type="unigram",
@@ -72,6 +78,8 @@ def train_model_bytes(texts: Iterable[str], vocab_size: int) -> bytes:
         hard_vocab_limit=False,
         minloglevel=2,
     )
+    kwargs.update(options or {})
+    spm.SentencePieceTrainer.train(**kwargs)
     return out.getvalue()
 
 
@@ -80,6 +88,7 @@ def train_or_load(
     texts: Callable[[], Iterable[str]],
     vocab_size: int,
     cache_dir: str | os.PathLike | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> spm.SentencePieceProcessor:
     """Load `<cache_dir>/<name>.model`, training and caching it from `texts()` if it is missing.
 
@@ -90,7 +99,7 @@ def train_or_load(
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache / f"{name}.model"
     if not path.exists():
-        model = train_model_bytes(texts(), vocab_size)
+        model = train_model_bytes(texts(), vocab_size, options)
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache, prefix=f".{name}.") as tmp:
             tmp_path = Path(tmp) / path.name

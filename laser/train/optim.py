@@ -1,4 +1,6 @@
-"""Optimisers and schedules: AdamW, LAMB, AlgoPerf's NAdamW; linear warmup then cosine to zero.
+"""Optimisers and schedules: AdamW, LAMB, AlgoPerf's NAdamW; linear warmup then cosine to zero
+(or, with `optim.decay="linear"`, linearly to zero: BERT's and MLPerf's polynomial decay of
+power 1).
 
 NAdamW follows AlgoPerf's baseline (../shared/REFERENCE.md): the Nesterov update uses
 b1 * mu + (1 - b1) * g, bias-corrected by 1 - b1^t, and weight decay is decoupled and applied to
@@ -16,11 +18,25 @@ import optax
 
 OPTIMIZERS = ("adamw", "lamb", "nadamw")
 DECAY_MASKS = ("all", "matrices")
+DECAYS = ("cosine", "linear")
 
 
-def schedule(learning_rate: float, warmup_steps: int, total_steps: int) -> optax.Schedule:
-    """0 -> learning_rate linearly over warmup_steps, then cosine to 0 at total_steps."""
+def schedule(
+    learning_rate: float, warmup_steps: int, total_steps: int, decay: str = "cosine"
+) -> optax.Schedule:
+    """0 -> learning_rate linearly over warmup_steps, then cosine to 0 at total_steps; or, with
+    decay "linear", learning_rate * (1 - step / total_steps) after the warmup."""
     warmup_steps = max(0, min(warmup_steps, total_steps - 1))
+    if decay == "linear":
+        # As MLPerf's optimization.py: tf polynomial_decay (power 1) over all total_steps from
+        # step 0, replaced by the warmup ramp while step < warmup_steps.
+        def linear(step):
+            step = jnp.asarray(step, jnp.float32)
+            warm = learning_rate * step / max(warmup_steps, 1)
+            decayed = learning_rate * (1.0 - jnp.minimum(step, total_steps) / total_steps)
+            return jnp.where(step < warmup_steps, warm, decayed)
+
+        return linear
     return optax.warmup_cosine_decay_schedule(
         0.0, learning_rate, warmup_steps, max(total_steps, warmup_steps + 1), end_value=0.0
     )
@@ -67,7 +83,7 @@ def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
     # budget; the LM configs name beta1 and warmup steps. A config gives one or the other.
     b1 = 1.0 - c.one_minus_beta1 if "one_minus_beta1" in c else c.b1
     warmup = int(c.warmup_factor * total_steps) if "warmup_factor" in c else c.warmup_steps
-    lr = schedule(c.learning_rate, warmup, total_steps)
+    lr = schedule(c.learning_rate, warmup, total_steps, c.get("decay", "cosine"))
     mask = lambda params: decay_mask(params, c.weight_decay_mask)  # noqa: E731
     if c.name == "adamw":
         opt = optax.adamw(lr, b1=b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)

@@ -33,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "classification": "laser.train.classification:ClassificationTask",
     "ctc": "laser.train.ctc:CTCTask",
     "finetune": "laser.train.finetune:FinetuneTask",
+    "masked_lm": "laser.train.masked_lm:MaskedLMTask",
 }
 
 

@@ -43,7 +43,7 @@ from laser import records
 from laser.configs import ConfigError
 from laser.nn import partitioning
 from laser.train import distributed, sharding
-from laser.train.optim import DECAY_MASKS, OPTIMIZERS, make_optimizer
+from laser.train.optim import DECAY_MASKS, DECAYS, OPTIMIZERS, make_optimizer
 from laser.train.task import Task, task_class
 
 DTYPES = ("float32", "bfloat16")
@@ -56,6 +56,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         ("model.dtype", config.model.dtype, DTYPES),
         ("optim.name", config.optim.name, OPTIMIZERS),
         ("optim.weight_decay_mask", config.optim.weight_decay_mask, DECAY_MASKS),
+        ("optim.decay", config.optim.get("decay", "cosine"), DECAYS),
     ]
     for key, value, accepted in checks:
         if value not in accepted:
