@@ -265,11 +265,11 @@ def test_gensim_articles_split_by_title_and_vocab_has_berts_specials():
     split = wikipedia.split_titles()
     assert len(split["train"]) == 96 and len(split["valid"]) == 10
     assert not set(split["train"]) & set(split["valid"]) and "Algorithm" in split["valid"]
-    sp = wikipedia.tokenizer(4096)  # cached after the first call (laser.data.tokenizer)
+    sp = wikipedia.tokenizer(1024)  # cached after the first call (laser.data.tokenizer)
     assert [sp.id_to_piece(i) for i in range(1, 5)] == ["<unk>", "[CLS]", "[SEP]", "[MASK]"]
     assert 4 not in sp.encode("a [MASK] token")  # control symbols never come from text
-    seqs = wikipedia.sequences("valid", 4096, mlm.Masking(4096, 2, 3, 4, 128, 20))
-    assert 700 < len(seqs) < 1000 and all(s[0] == 2 and s[-1] == 3 for s in seqs)
+    seqs = wikipedia.sequences("valid", 1024, mlm.Masking(1024, 2, 3, 4, 128, 20))
+    assert 1100 < len(seqs) < 1300 and all(s[0] == 2 and s[-1] == 3 for s in seqs)
 
 
 # ------------------------------------------------------------------------------- full runs
@@ -287,7 +287,7 @@ def test_tiny_profile_runs_3_steps(tmp_path, variant):
     final = status["final"]
     assert set(final) == {"train/loss", "valid/loss", "valid/error", "valid/accuracy"}
     assert final["valid/error"] + final["valid/accuracy"] == pytest.approx(1.0)
-    assert 0.5 < final["valid/error"] <= 1 and 5 < final["valid/loss"] < 12  # ~ln(4096) = 8.3
+    assert 0.5 < final["valid/error"] <= 1 and 5 < final["valid/loss"] < 12  # ~ln(1024) = 6.9
 
 
 def test_paper_code_path_runs_3_steps_on_mlperf_records(tmp_path):
