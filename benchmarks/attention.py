@@ -3,8 +3,9 @@
     python -m benchmarks.attention --out results/bench [--seq-lens 256,512] [--repeats 5]
 
 All kinds are timed in the same process, interleaved repetition by repetition, so that their
-ratios to softmax share the machine's state. Writes <out>/attention.json (every timing, the
-backend and devices) and <out>/attention.md. It measures; it asserts nothing.
+ratios to softmax share the machine's state. Writes <out>/<machine>/attention.json (every
+timing, the backend and devices) and <out>/<machine>/attention.md (benchmarks/machine.py names
+the machine). It measures; it asserts nothing.
 Targets from the issue, on a CPU at seq 1024: laser <= 1.05x and laser_exact <= 1.5x softmax
 (forward+backward); the markdown table states whether this run met them.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 import laser
 from analysis.tables import markdown
+from benchmarks import machine
 from laser import records
 
 TARGETS = {"laser": 1.05, "laser_exact": 1.5}  # fwd+bwd vs softmax at seq 1024
@@ -116,6 +118,8 @@ def render(rows: list[dict], info: dict) -> str:
     lines = [
         "# Attention kinds: time relative to softmax (same run, interleaved)",
         "",
+        f"Machine: {machine.line(info['machine'])}.",
+        "",
         f"Backend {info['backend']}, devices {info['devices']}; batch {info['batch']}, "
         f"{info['heads']} heads x {info['head_dim']}, {info['dtype']}, causal={info['is_causal']}, "
         f"median of {info['repeats']} repetitions.",
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     info = dict(
+        machine=machine.describe(),
         backend=jax.default_backend(),
         devices=[str(d) for d in jax.devices()],
         batch=args.batch,
@@ -174,11 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         jnp.dtype(args.dtype),
     )
     suffix = "" if info["backend"] == "cpu" else f"_{info['backend']}"
+    out = args.out / info["machine"]["name"]  # one result per machine, side by side
     records.write_json(
-        args.out / f"attention{suffix}.json", {"info": info, "meta": records.meta(), "rows": rows}
+        out / f"attention{suffix}.json", {"info": info, "meta": records.meta(), "rows": rows}
     )
-    records.write_text(args.out / f"attention{suffix}.md", render(rows, info))
-    print(f"wrote {args.out / f'attention{suffix}.md'}")
+    records.write_text(out / f"attention{suffix}.md", render(rows, info))
+    print(f"wrote {out / f'attention{suffix}.md'}")
     return 0
 
 

@@ -30,11 +30,12 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 GB = 1e9
@@ -79,6 +80,21 @@ PLAN = (
     Entry(C4, "paper-435m", 64, "assumed: as the 300M", "model.num_layers"),
     Entry(C4, "paper-1.1b", 128, "paper §4: 128 chips", "model.num_layers"),
     Entry(C4, "paper-2.2b", 256, "paper §4: 256 chips", "model.num_layers", None, 27.22),
+    Entry(
+        "experiments/scaling_7b/config.py",
+        "paper-7.7b",
+        256,
+        "assumed: as the 2.2B",
+        "model.num_layers",
+    ),
+    Entry(
+        "experiments/diff_transformer/config.py",
+        "paper-2.2b",
+        256,
+        "assumed: as the 2.2B",
+        "model.num_layers",
+    ),
+    Entry("experiments/bert_mlm/config.py", "paper", 256, "assumed: as the 2.2B LM"),
     Entry("experiments/vit_imagenet/config.py", "paper", 8, "assumed: AlgoPerf's 8 accelerators"),
     Entry(
         "experiments/conformer_librispeech/config.py",
@@ -361,17 +377,6 @@ def render(
     return "\n".join(lines)
 
 
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        name = next(
-            line.split(":", 1)[1].strip() for line in out.splitlines() if "Model name" in line
-        )
-    except (OSError, StopIteration):
-        name = platform.processor() or "unknown CPU"
-    return f"{name} ({os.cpu_count()} cores)"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "results" / "tables" / "paper_plan.md"))
@@ -403,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = dict((e.name, r) for e, r in rows)
     if CALIBRATE in measured and not measured[CALIBRATE].get("problems"):
         calibration = (CALIBRATE, measured[CALIBRATE], run_child(entries[CALIBRATE], None, False))
-    text = render(rows, cpu_name(), time.time() - begin, calibration)
+    text = render(rows, machine.line(machine.describe()), time.time() - begin, calibration)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")

@@ -2,6 +2,8 @@
 
     python -m benchmarks.train --out results/bench [--steps N] [--rounds R] [--no-peer]
 
+Writes <out>/<machine>/train.{json,md}, <machine> from benchmarks/machine.py (e.g. intel-xeon-amx).
+
 Our step is the trainer's (laser/train/trainer.py: value_and_grad of CausalLMTask.loss_fn,
 optax update, apply_updates, global grad norm; jit, state donated). The peer is the same model in
 PyTorch with x-transformers (benchmarks/peer_xtransformers.py, run in .venv-bench-peer as a
@@ -31,6 +33,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from benchmarks import machine
 from laser import records
 from laser.nn import attention_section, transformer_lm
 from laser.train.causal_lm import CausalLMTask
@@ -196,6 +199,8 @@ def render(rows: list[dict], peak: float, info: dict) -> str:
     lines = [
         "# Tiny LM train step: tokens/s and MFU (same run, interleaved rounds)",
         "",
+        f"Machine: {machine.line(info['machine'], peak)}.",
+        "",
         f"Config: {info['config']}. Backend {info['backend']}, {info['cpu_count']} CPUs; "
         f"median of {rep['rounds']} rounds of {rep['steps']} steps each.",
         "",
@@ -266,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_params=transformer_lm.param_count(transformer_lm.from_config(model_config("softmax"))),
         backend=jax.default_backend(),
         cpu_count=os.cpu_count(),
+        machine=machine.describe(),
         jax=metadata.version("jax"),
         repetition=dict(steps=args.steps, rounds=args.rounds, warmup=args.warmup),
         peer=peer_note(args, raw),
@@ -273,9 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         matmul_peak_flops=peak,
     )
     record = {"info": info, "meta": records.meta(), "rows": rows, "raw": raw}
-    records.write_json(args.out / "train.json", record)
-    records.write_text(args.out / "train.md", render(rows, peak, info))
-    print(f"wrote {args.out / 'train.md'}")
+    out = args.out / info["machine"]["name"]  # one result per machine, side by side
+    records.write_json(out / "train.json", record)
+    records.write_text(out / "train.md", render(rows, peak, info))
+    print(f"wrote {out / 'train.md'}")
     return 0
 
 

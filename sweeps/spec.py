@@ -128,6 +128,23 @@ def c4_tokenizer(profile: str) -> tuple[tuple[str, str], ...]:
     return (("data.tokenizer_path", path),) if profile == "paper" and path else ()
 
 
+def attention_by_seed(
+    config: str, profile: str, prefix: str, kinds: Iterable[str], seeds: Iterable[int], extra=()
+) -> tuple[Trial, ...]:
+    """One LM profile trained with each attention kind x each seed: trials named
+    `<prefix>-<kind>-seed<seed>`, kinds outer (the columns of Tables 6 and 7)."""
+    return tuple(
+        Trial(
+            name=f"{prefix}-{kind}-seed{seed}",
+            config=config,
+            profile=profile,
+            overrides=((ATTENTION, kind), (SEED, seed), *extra),
+        )
+        for kind in kinds
+        for seed in seeds
+    )
+
+
 def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the axes' values, in a fixed order."""
     keys = list(axes)

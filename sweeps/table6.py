@@ -9,7 +9,7 @@ Models: experiments/scaling_7b/config.py (`tiny`, `paper-7.7b`). Evaluation
 
 from __future__ import annotations
 
-from sweeps.spec import ATTENTION, SEED, Sweep, Trial, c4_tokenizer
+from sweeps.spec import Sweep, attention_by_seed, c4_tokenizer
 
 CONFIG = "experiments/scaling_7b/config.py"
 PROFILES = ("tiny", "paper")
@@ -20,15 +20,6 @@ COLUMNS = {"LASER": "laser", "Standard": "softmax"}
 
 
 def sweep(profile: str) -> Sweep:
-    extra = c4_tokenizer(profile)
-    trials = tuple(
-        Trial(
-            name=f"{MODEL[profile]}-{attention}-seed{seed}",
-            config=CONFIG,
-            profile=MODEL[profile],
-            overrides=((ATTENTION, attention), (SEED, seed), *extra),
-        )
-        for attention in COLUMNS.values()
-        for seed in SEEDS
-    )
+    model = MODEL[profile]
+    trials = attention_by_seed(CONFIG, model, model, COLUMNS.values(), SEEDS, c4_tokenizer(profile))
     return Sweep(name="table6", trials=trials, metric="test/loss", description=__doc__)

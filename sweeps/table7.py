@@ -9,7 +9,7 @@ Models: experiments/diff_transformer/config.py (`tiny`, `paper-2.2b`). Evaluatio
 
 from __future__ import annotations
 
-from sweeps.spec import ATTENTION, SEED, Sweep, Trial, c4_tokenizer
+from sweeps.spec import Sweep, attention_by_seed, c4_tokenizer
 
 CONFIG = "experiments/diff_transformer/config.py"
 PROFILES = ("tiny", "paper")
@@ -20,15 +20,8 @@ COLUMNS = {"Diff+LASER": "laser", "DiffTransformer": "softmax"}
 
 
 def sweep(profile: str) -> Sweep:
-    extra = c4_tokenizer(profile)
-    trials = tuple(
-        Trial(
-            name=f"{MODEL[profile]}-diff-{attention}-seed{seed}",
-            config=CONFIG,
-            profile=MODEL[profile],
-            overrides=((ATTENTION, attention), (SEED, seed), *extra),
-        )
-        for attention in COLUMNS.values()
-        for seed in SEEDS
+    model = MODEL[profile]
+    trials = attention_by_seed(
+        CONFIG, model, f"{model}-diff", COLUMNS.values(), SEEDS, c4_tokenizer(profile)
     )
     return Sweep(name="table7", trials=trials, metric="test/loss", description=__doc__)

@@ -28,3 +28,21 @@ def test_a_sharding_that_does_not_divide_is_reported():
     assert "batch 8 not divisible over 6 chips" in r["problems"]
     text = paper_plan.render([(entry, r)], "a CPU", 1.0, None)
     assert "not compiled: " in text
+
+
+# Paper profiles that train no model of their own: Appendix A.5 times attention on random
+# inputs; downstream fine-tunes the 2.2B LM (c4_lm:paper-2.2b, in the plan) at a smaller batch.
+NOT_TRAINED_HERE = {"appendix_a5:paper", "downstream:paper"}
+
+
+def test_every_paper_profile_is_in_the_plan():
+    import importlib
+
+    planned = {e.name for e in paper_plan.PLAN}
+    profiles = set()
+    for config in sorted(paper_plan.ROOT.glob("experiments/*/config.py")):
+        module = importlib.import_module(f"experiments.{config.parent.name}.config")
+        profiles |= {f"{config.parent.name}:{p}" for p in module.PROFILES if p.startswith("paper")}
+    assert {"c4_lm:paper-2.2b", "bert_mlm:paper", "scaling_7b:paper-7.7b"} <= profiles
+    assert profiles - NOT_TRAINED_HERE - planned == set()
+    assert planned <= profiles  # no entry names a profile that does not exist
