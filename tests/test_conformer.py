@@ -73,15 +73,16 @@ def test_spec_augment_masks_bands_and_short_spans():
     assert np.all(bins.sum(axis=1) > 0) and np.all(frames.sum(axis=1) > 0)
     np.testing.assert_array_equal(out == 0, bins[:, None, :] | frames[:, :, None])
     assert set(np.unique(out)) == {0.0, 1.0}
-    # 2 bands of <= 27 bins; 10 spans of <= min(40, 5% of the valid frames): 10 of 200, 5 of 100.
+    # 2 bands of < 27 bins; 10 spans of <= 5% of the valid frames: 10 of 200, 5 of 100.
     for b in range(64):
         max_width = 10 if b < 32 else 5
         assert len(_runs(bins[b])) <= 2 and bins[b].sum() <= 2 * 27
         assert len(_runs(bins[b])) == 1 or _runs(bins[b]).max() <= 27  # 1 run: maybe 2 merged
         assert len(_runs(frames[b])) <= 10 and frames[b].sum() <= 10 * max_width
     assert not frames[32:, 100:].any()  # spans of padded utterances lie in their valid frames
-    # Widths are uniform on 0..max, about max / 2 a mask on average (less overlaps): the limits
-    # are used, not smaller ones (2 x 27 / 2 bins, 10 x 10 / 2 and 10 x 5 / 2 frames).
+    # Widths are floor(u * max) as AlgoPerf's SpecAug, (max - 1) / 2 a mask on average (less
+    # overlaps): the limits are used, not smaller ones (2 x 13 bins, 10 x 4.5 and 10 x 2 frames;
+    # no 40-frame cap under AlgoPerf's dynamic rule).
     assert 22 <= bins.sum(axis=1).mean() <= 27
     assert 35 <= frames[:32].sum(axis=1).mean() <= 50
     assert 17 <= frames[32:].sum(axis=1).mean() <= 25

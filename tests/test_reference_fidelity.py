@@ -183,3 +183,16 @@ def test_c4_paper_profile_has_paxs_c4_adam_settings():
     np.testing.assert_allclose(capped["a"], 1.0)
     np.testing.assert_allclose(capped["b"], 0.5)
     assert nn.LayerNorm().epsilon == 1e-6  # the LM's LayerNorms (flax defaults)
+
+
+def test_spec_augment_time_masks_follow_algoperfs_dynamic_rule():
+    # AlgoPerf's SpecAug (use_dynamic_time_mask_max_frames=True, its default) discards the
+    # 40-frame cap: on 2,000 valid frames a span may reach 5% = 100 frames.
+    from laser.nn.conformer import spec_augment
+
+    out = np.asarray(spec_augment(jax.random.key(0), jnp.ones((8, 2000, 80)), jnp.zeros((8, 2000))))
+    masked = (out == 0).all(axis=2).astype(int)  # [B, T]
+    edges = np.diff(np.concatenate([np.zeros((8, 1), int), masked, np.zeros((8, 1), int)], 1))
+    runs = [np.flatnonzero(e == -1) - np.flatnonzero(e == 1) for e in edges]
+    longest = max(r.max() for r in runs)
+    assert 40 < longest <= 2 * 100  # two spans may touch

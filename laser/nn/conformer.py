@@ -41,29 +41,34 @@ def spec_augment(
     freq_masks: int = 2,
     freq_max_bins: int = 27,
     time_masks: int = 10,
-    time_max_frames: int = 40,
+    time_max_frames: int | None = None,
     time_max_ratio: float = 0.05,
 ) -> jax.Array:
-    """feats [B, T, F] with `freq_masks` bands of up to `freq_max_bins` bins and `time_masks`
-    spans of up to min(time_max_frames, time_max_ratio * valid frames) frames set to zero
-    (AlgoPerf's dynamic time-mask width); widths and starts are uniform per utterance."""
+    """feats [B, T, F] with `freq_masks` bands of floor(u * freq_max_bins) bins and `time_masks`
+    spans of floor(u * time_max_ratio * valid frames) frames set to zero, u uniform on [0, 1)
+    per mask and utterance, as AlgoPerf's SpecAug (use_dynamic_time_mask_max_frames: its
+    time_mask_max_frames = 40 is then discarded); a `time_max_frames` number instead gives
+    floor(u * time_max_frames) (AlgoPerf's non-dynamic rule). Time spans are at most
+    max(1, floor(ratio * valid frames)) long; starts uniform over the valid positions."""
     b, t, f = feats.shape
     k = jax.random.split(rng, 4)
 
-    def spans(k_width, k_start, count, max_width, size, positions):
+    def spans(k_width, k_start, count, max_width, bound, size, positions):
         u_w = jax.random.uniform(k_width, (b, count))
         u_s = jax.random.uniform(k_start, (b, count))
-        width = jnp.floor(u_w * (max_width[:, None] + 1))
+        width = jnp.minimum(jnp.floor(u_w * max_width[:, None]), bound[:, None])
         start = jnp.floor(u_s * (size[:, None] - width + 1))
         p = positions[None, None, :]
         inside = (p >= start[..., None]) & (p < (start + width)[..., None])
         return jnp.any(inside, axis=1)  # [B, positions]
 
     ones = jnp.ones([b])
-    freq = spans(k[0], k[1], freq_masks, freq_max_bins * ones, f * ones, jnp.arange(f))
+    freq = spans(k[0], k[1], freq_masks, freq_max_bins * ones, f * ones, f * ones, jnp.arange(f))
     lengths = jnp.sum(1.0 - paddings, axis=-1)
-    max_time = jnp.minimum(time_max_frames, jnp.floor(time_max_ratio * lengths))
-    time = spans(k[2], k[3], time_masks, max_time, lengths, jnp.arange(t))
+    dynamic = time_max_ratio * lengths
+    max_time = dynamic if time_max_frames is None else time_max_frames * ones
+    bound = jnp.maximum(jnp.floor(dynamic), 1.0)
+    time = spans(k[2], k[3], time_masks, max_time, bound, lengths, jnp.arange(t))
     return feats * (1.0 - freq[:, None, :]) * (1.0 - time[:, :, None])
 
 
