@@ -155,13 +155,10 @@ def render_table8(profile: str, runs: Path, out: Path) -> Path:
         )
         for k, p in table8.SPACE.items()
     ]
-    rows += [
-        {"parameter": k, "min": "-", "max": "-", "scaling / feasible points": f"{v:g}"}
-        for k, v in table8.FIXED.items()
-    ]
     notes = [
-        f"{table8.TRIALS} trials from a seeded scrambled Halton sequence "
-        "(`sweeps/table8.py`); the paper's Table 8 is in analysis/paper.py.",
+        f"{table8.TRIALS} trials: AlgoPerf's Halton points (algoperf/halton.py: largest primes "
+        "below 1000, permuted digits, shifted, first 100 skipped) in a seeded order "
+        "(`sweeps/table8.py`, `sweeps/spec.py`); the paper's Table 8 is in analysis/paper.py.",
         "Regenerate: `make reproduce-table-8`.",
     ]
     return _write(

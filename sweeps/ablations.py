@@ -19,12 +19,15 @@ DTYPES = ("float32", "bfloat16")
 
 def sweep(profile: str) -> Sweep:
     extra = c4_tokenizer(profile)
+    # The paper profiles cap AdamW's updates as praxis's Adam (optim.update_clip); LAMB has its
+    # own trust ratio and no such cap.
+    no_cap = (("optim.update_clip", 0.0),) if profile == "paper" else ()
     lamb = tuple(
         Trial(
             f"lamb-{attention}-seed{seed}",
             CONFIG,
             LAMB_MODEL[profile],
-            ((ATTENTION, attention), ("optim.name", "lamb"), (SEED, seed), *extra),
+            ((ATTENTION, attention), ("optim.name", "lamb"), (SEED, seed), *no_cap, *extra),
         )
         for attention in ATTENTIONS
         for seed in LAMB_SEEDS

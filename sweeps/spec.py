@@ -1,5 +1,5 @@
 """What a sweep is: trials (a config, a profile and overrides, with a stable name), a grid and a
-seeded quasi-random (Halton) search, and the metric its best trial is chosen by.
+seeded quasi-random (AlgoPerf's Halton) search, and the metric its best trial is chosen by.
 
 A sweep file is a Python module with `sweep(profile: str) -> Sweep`; the tables that describe a
 search space (Tables 8, 9) are rendered from the same objects, so the two cannot drift apart.
@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from scipy.stats import qmc
+import numpy as np
 
 # Override keys the sweeps set and the analysis selects trials by (the config layout of
 # laser.nn.AttentionConfig: one `model.attention` section).
@@ -151,18 +151,53 @@ def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*axes.values())]
 
 
-def halton(space: Mapping[str, LogUniform | Choice], n: int, seed: int, skip: int = 0):
-    """n points of a scrambled Halton sequence (scipy), one dimension per hyperparameter.
+def algoperf_halton_points(n: int, dims: int, skip: int = 100) -> list[tuple[float, ...]]:
+    """AlgoPerf's Halton points (algoperf/halton.py's generate_sequence, before its shuffle).
 
-    AlgoPerf draws from an unseeded Halton sequence; ours is seeded, so the same (space, n, seed)
-    always gives the same trials. `skip` drops the first points, as AlgoPerf does.
+    Dimension d is a Van der Corput sequence in base p_d, the dims primes below 1000 that
+    precede the largest (947, 953, ... for 7 dims), whose digits 1..p_d - 1 are permuted by
+    numpy's RandomState(p_d) and which is shifted by that generator's next uniform (mod 1);
+    indices start at 1 and the first `skip` points are dropped. Deterministic: AlgoPerf's only
+    randomness left is the unseeded shuffle of the points' order, which `halton` seeds.
     """
-    sampler = qmc.Halton(d=len(space), scramble=True, seed=seed)
-    if skip:
-        sampler.fast_forward(skip)
-    points = sampler.random(n)
+    sieve = np.ones(1000, bool)
+    sieve[:2] = False
+    for k in range(2, 32):
+        sieve[k * k :: k] &= False
+    primes = [int(q) for q in np.flatnonzero(sieve) if q != 2]
+    if dims + 1 > len(primes):
+        raise ValueError(f"halton: {dims} dimensions; accepted: at most {len(primes) - 1}")
+    columns = []
+    for base in primes[-dims - 1 : -1]:
+        rng = np.random.RandomState(base)
+        digits = list(range(1, base))
+        rng.shuffle(digits)
+        digits = [0, *digits]
+        shift = rng.random_sample()
+        column = []
+        for i in range(1, n + skip + 1):
+            value, denominator = 0.0, base
+            while i:
+                value += digits[i % base] / denominator
+                denominator *= base
+                i //= base
+            column.append(math.fmod(value + shift, 1.0))
+        columns.append(column[skip:])
+    return list(zip(*columns, strict=True))
+
+
+def halton(space: Mapping[str, LogUniform | Choice], n: int, seed: int, skip: int = 100):
+    """n trials of AlgoPerf's quasi-random search over `space`, one Halton dimension per
+    hyperparameter in the space's order (algoperf_halton_points), mapped by LogUniform.at /
+    Choice.at. AlgoPerf then shuffles the n points with numpy's global, unseeded generator;
+    we permute them with `seed`, so the same (space, n, seed) always gives the same trials, in
+    AlgoPerf's set of points.
+    """
+    points = algoperf_halton_points(n, len(space), skip)
+    order = np.random.default_rng(seed).permutation(n)
     return [
-        {k: p.at(float(x)) for (k, p), x in zip(space.items(), row, strict=True)} for row in points
+        {k: p.at(float(x)) for (k, p), x in zip(space.items(), points[i], strict=True)}
+        for i in order
     ]
 
 

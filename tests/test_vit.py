@@ -330,7 +330,9 @@ def test_table4_takes_the_best_search_trial(tmp_path, monkeypatch):
 def test_vit_search_draws_table8_trials():
     paper, tiny = vit_search.sweep("paper"), vit_search.sweep("tiny")
     assert len(paper.trials) == 50 and len(tiny.trials) == vit_search.TRIALS["tiny"]
-    assert paper.metric == "valid/error" and paper.trials[0].overrides == tiny.trials[0].overrides
+    assert paper.metric == "valid/error"
+    # AlgoPerf's first 8 Halton points are among its first 50: the tiny search is a subset.
+    assert {t.overrides for t in tiny.trials} <= {t.overrides for t in paper.trials}
     for trial in paper.trials:
         o = dict(trial.overrides)
         assert 1e-4 <= o["optim.learning_rate"] <= 1e-2 and o["model.dropout_rate"] == 0.1

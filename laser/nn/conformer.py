@@ -5,9 +5,15 @@
       -> dropout -> num_layers x ConformerBlock -> LayerNorm -> Dense(vocab) (CTC logits)
 
     ConformerBlock(x):  x += 1/2 FFN(x);  x += MHSA(x);  x += Conv(x);  x += 1/2 FFN(x);  LN(x)
-      FFN:  LN -> Dense(4d) -> swish -> Dense(d) -> dropout
+      FFN:  LN -> Dense(4d) -> swish -> dropout -> Dense(d) -> dropout
       MHSA: LN -> laser.nn.MultiHeadAttention (per-dim query scale, biases) -> dropout
-      Conv: LN -> Dense(2d) -> GLU -> depthwise Conv1D(k) -> masked BatchNorm -> swish -> Dense(d)
+      Conv: LN -> Dense(d) * sigmoid(Dense(d)) (GLU) -> depthwise Conv1D(k), no bias
+            -> masked BatchNorm -> swish -> Dense(d) -> dropout
+
+The parameter tree is AlgoPerf's leaf for leaf (shapes, biases, initialisers; the names are
+ours): 32,321,792 parameters at the defaults. As AlgoPerf's, every kernel is xavier-uniform and
+every bias zero; LayerNorm (eps 1e-6) and BatchNorm scales are stored as an offset from 1
+(initialised to 0, applied as 1 + scale), so weight decay pulls them towards 1, not 0.
 
 Attention goes through the suite's one core, configured by the model's one `attention`
 (laser.nn.AttentionConfig: the kind, `temperature` on the logits (the paper's "+temp"),
@@ -24,7 +30,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from laser.nn.attention import AttentionConfig, MultiHeadAttention
-from laser.nn.speech_frontend import MEL_BINS, log_mel
+from laser.nn.speech_frontend import log_mel
 from laser.nn.transformer_lm import sinusoidal_positions
 
 
@@ -35,34 +41,59 @@ def spec_augment(
     freq_masks: int = 2,
     freq_max_bins: int = 27,
     time_masks: int = 10,
-    time_max_frames: int = 40,
+    time_max_frames: int | None = None,
     time_max_ratio: float = 0.05,
 ) -> jax.Array:
-    """feats [B, T, F] with `freq_masks` bands of up to `freq_max_bins` bins and `time_masks`
-    spans of up to min(time_max_frames, time_max_ratio * valid frames) frames set to zero
-    (AlgoPerf's dynamic time-mask width); widths and starts are uniform per utterance."""
+    """feats [B, T, F] with `freq_masks` bands of floor(u * freq_max_bins) bins and `time_masks`
+    spans of floor(u * time_max_ratio * valid frames) frames set to zero, u uniform on [0, 1)
+    per mask and utterance, as AlgoPerf's SpecAug (use_dynamic_time_mask_max_frames: its
+    time_mask_max_frames = 40 is then discarded); a `time_max_frames` number instead gives
+    floor(u * time_max_frames) (AlgoPerf's non-dynamic rule). Time spans are at most
+    max(1, floor(ratio * valid frames)) long; starts uniform over the valid positions."""
     b, t, f = feats.shape
     k = jax.random.split(rng, 4)
 
-    def spans(k_width, k_start, count, max_width, size, positions):
+    def spans(k_width, k_start, count, max_width, bound, size, positions):
         u_w = jax.random.uniform(k_width, (b, count))
         u_s = jax.random.uniform(k_start, (b, count))
-        width = jnp.floor(u_w * (max_width[:, None] + 1))
+        width = jnp.minimum(jnp.floor(u_w * max_width[:, None]), bound[:, None])
         start = jnp.floor(u_s * (size[:, None] - width + 1))
         p = positions[None, None, :]
         inside = (p >= start[..., None]) & (p < (start + width)[..., None])
         return jnp.any(inside, axis=1)  # [B, positions]
 
     ones = jnp.ones([b])
-    freq = spans(k[0], k[1], freq_masks, freq_max_bins * ones, f * ones, jnp.arange(f))
+    freq = spans(k[0], k[1], freq_masks, freq_max_bins * ones, f * ones, f * ones, jnp.arange(f))
     lengths = jnp.sum(1.0 - paddings, axis=-1)
-    max_time = jnp.minimum(time_max_frames, jnp.floor(time_max_ratio * lengths))
-    time = spans(k[2], k[3], time_masks, max_time, lengths, jnp.arange(t))
+    dynamic = time_max_ratio * lengths
+    max_time = dynamic if time_max_frames is None else time_max_frames * ones
+    bound = jnp.maximum(jnp.floor(dynamic), 1.0)
+    time = spans(k[2], k[3], time_masks, max_time, bound, lengths, jnp.arange(t))
     return feats * (1.0 - freq[:, None, :]) * (1.0 - time[:, :, None])
 
 
+XAVIER = nn.initializers.xavier_uniform()
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm over the last axis with the scale stored as an offset: x_hat * (1 + scale) +
+    bias, both initialised to 0 (AlgoPerf's Conformer LayerNorm, after lingvo)."""
+
+    epsilon: float = 1e-6
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        d = x.shape[-1]
+        scale = self.param("scale", nn.initializers.zeros, (d,))
+        bias = self.param("bias", nn.initializers.zeros, (d,))
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+        return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * (1 + scale) + bias
+
+
 class MaskedBatchNorm(nn.Module):
-    """BatchNorm over the valid frames of [B, T, D] (AlgoPerf: momentum 0.999, eps 1e-3).
+    """BatchNorm over the valid frames of [B, T, D] (AlgoPerf: momentum 0.999, eps 1e-3; the
+    scale stored as an offset from 1, as LayerNorm's); padded frames come out 0.
     Running statistics live in "batch_stats" and are updated only when it is mutable."""
 
     momentum: float = 0.999
@@ -73,10 +104,10 @@ class MaskedBatchNorm(nn.Module):
         d = x.shape[-1]
         mean_ra = self.variable("batch_stats", "mean", lambda: jnp.zeros([d], jnp.float32))
         var_ra = self.variable("batch_stats", "var", lambda: jnp.ones([d], jnp.float32))
-        scale = self.param("scale", nn.initializers.ones, (d,))
+        scale = self.param("scale", nn.initializers.zeros, (d,))
         bias = self.param("bias", nn.initializers.zeros, (d,))
+        keep = (1.0 - paddings)[..., None]
         if train:
-            keep = (1.0 - paddings)[..., None]
             count = jnp.maximum(jnp.sum(keep), 1.0)
             mean = jnp.sum(x * keep, axis=(0, 1)) / count
             var = jnp.sum(jnp.square(x - mean) * keep, axis=(0, 1)) / count
@@ -86,7 +117,7 @@ class MaskedBatchNorm(nn.Module):
                 var_ra.value = m * var_ra.value + (1 - m) * var
         else:
             mean, var = mean_ra.value, var_ra.value
-        return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+        return ((x - mean) * jax.lax.rsqrt(var + self.epsilon) * (1 + scale) + bias) * keep
 
 
 class FeedForward(nn.Module):
@@ -96,10 +127,12 @@ class FeedForward(nn.Module):
 
     @nn.compact
     def __call__(self, x, paddings, train: bool):
-        y = nn.LayerNorm()(x)
-        y = nn.swish(nn.Dense(self.dim * self.expansion)(y))
-        y = nn.Dense(self.dim)(y) * (1.0 - paddings)[..., None]
-        return nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+        keep = (1.0 - paddings)[..., None]
+        drop = nn.Dropout(self.dropout_rate, deterministic=not train)
+        y = LayerNorm()(x)
+        y = drop(nn.swish(nn.Dense(self.dim * self.expansion, kernel_init=XAVIER)(y))) * keep
+        y = nn.Dense(self.dim, kernel_init=XAVIER)(y) * keep
+        return drop(y)
 
 
 class ConvModule(nn.Module):
@@ -107,17 +140,27 @@ class ConvModule(nn.Module):
     kernel_size: int
     bn_momentum: float
     bn_epsilon: float
+    dropout_rate: float
 
     @nn.compact
     def __call__(self, x, paddings, train: bool):
         keep = (1.0 - paddings)[..., None]
-        y = nn.LayerNorm()(x)
-        a, gate = jnp.split(nn.Dense(2 * self.dim)(y), 2, axis=-1)
+        y = LayerNorm()(x)
+        a = nn.Dense(self.dim, kernel_init=XAVIER, name="glu_value")(y)
+        gate = nn.Dense(self.dim, kernel_init=XAVIER, name="glu_gate")(y)
         y = a * nn.sigmoid(gate) * keep  # GLU; padded frames must not leak into the conv
-        y = nn.Conv(self.dim, (self.kernel_size,), padding="SAME", feature_group_count=self.dim)(y)
+        y = nn.Conv(
+            self.dim,
+            (self.kernel_size,),
+            padding="SAME",
+            feature_group_count=self.dim,
+            use_bias=False,
+            kernel_init=XAVIER,
+            name="depthwise",
+        )(y)
         y = MaskedBatchNorm(self.bn_momentum, self.bn_epsilon)(y, paddings, train)
-        y = nn.Dense(self.dim)(nn.swish(y))
-        return y * keep
+        y = nn.Dense(self.dim, kernel_init=XAVIER)(nn.swish(y))
+        return nn.Dropout(self.dropout_rate)(y, deterministic=not train)
 
 
 class ConformerBlock(nn.Module):
@@ -134,21 +177,22 @@ class ConformerBlock(nn.Module):
     def __call__(self, x, paddings, train: bool):
         ffn = dict(dim=self.dim, expansion=self.expansion, dropout_rate=self.dropout_rate)
         x = x + 0.5 * FeedForward(**ffn, name="ffn_in")(x, paddings, train)
-        y = nn.LayerNorm()(x)
+        y = LayerNorm()(x)
         keys = (paddings == 0)[:, None, None, :]  # [B, 1, 1, T]: queries see valid frames only
         y = MultiHeadAttention(
             num_heads=self.num_heads,
             head_dim=self.dim // self.num_heads,
             attention=self.attention,
             use_bias=True,
+            kernel_init=XAVIER,
             name="attention",
         )(y, mask=keys)
         x = x + nn.Dropout(self.dropout_rate)(y, deterministic=not train)
-        x = x + ConvModule(self.dim, self.kernel_size, self.bn_momentum, self.bn_epsilon)(
-            x, paddings, train
-        )
+        x = x + ConvModule(
+            self.dim, self.kernel_size, self.bn_momentum, self.bn_epsilon, self.dropout_rate
+        )(x, paddings, train)
         x = x + 0.5 * FeedForward(**ffn, name="ffn_out")(x, paddings, train)
-        return nn.LayerNorm()(x)
+        return LayerNorm()(x)
 
 
 class Conformer(nn.Module):
@@ -176,11 +220,14 @@ class Conformer(nn.Module):
         x = feats[..., None]  # [B, F, 80, 1]
         channels = self.subsample_channels or self.dim
         for i in range(2):  # 4x subsampling in time and frequency
-            x = nn.relu(nn.Conv(channels, (3, 3), strides=(2, 2), name=f"subsample_{i}")(x))
+            conv = nn.Conv(
+                channels, (3, 3), strides=(2, 2), kernel_init=XAVIER, name=f"subsample_{i}"
+            )
+            x = nn.relu(conv(x))
             pad = pad[:, ::2]
             x = x * (1.0 - pad)[:, :, None, None]
         b, t = x.shape[:2]
-        x = nn.Dense(self.dim, name="input_proj")(x.reshape(b, t, -1))
+        x = nn.Dense(self.dim, kernel_init=XAVIER, name="input_proj")(x.reshape(b, t, -1))
         x = x + sinusoidal_positions(t, self.dim)[None]
         x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
         for i in range(self.num_layers):
@@ -195,8 +242,8 @@ class Conformer(nn.Module):
                 bn_epsilon=self.bn_epsilon,
                 name=f"block_{i}",
             )(x, pad, train)
-        x = nn.LayerNorm(name="final_norm")(x)
-        return nn.Dense(self.vocab_size, name="logits")(x), pad
+        x = LayerNorm(name="final_norm")(x)
+        return nn.Dense(self.vocab_size, kernel_init=XAVIER, name="logits")(x), pad
 
 
 def from_config(m: ml_collections.ConfigDict) -> Conformer:
@@ -213,21 +260,6 @@ def from_config(m: ml_collections.ConfigDict) -> Conformer:
         bn_momentum=m.bn_momentum,
         subsample_channels=m.subsample_channels,
     )
-
-
-def count_params(
-    dim: int, heads: int, layers: int, vocab: int, kernel: int = 5, expansion: int = 4
-) -> int:
-    """The parameter count Conformer(...) (per-dim scale on, no QK-norm) should have, written
-    out term by term, for the parameter-count test."""
-    ln = 2 * dim  # LayerNorm scale + bias
-    ffn = ln + (dim * expansion * dim + expansion * dim) + (expansion * dim * dim + dim)
-    attention = ln + 4 * (dim * dim + dim) + dim // heads  # q, k, v, out; per-dim scale
-    conv = ln + (dim * 2 * dim + 2 * dim) + (kernel * dim + dim) + 2 * dim + (dim * dim + dim)
-    block = 2 * ffn + attention + conv + ln
-    freq = MEL_BINS // 4  # 80 -> 40 -> 20 bins after two stride-2 convs
-    front = (9 * dim + dim) + (9 * dim * dim + dim) + (freq * dim * dim + dim)
-    return front + layers * block + ln + dim * vocab + vocab
 
 
 def encoder_frames(num_samples: int) -> int:

@@ -5,6 +5,10 @@ power 1).
 NAdamW follows AlgoPerf's baseline (../shared/REFERENCE.md): the Nesterov update uses
 b1 * mu + (1 - b1) * g, bias-corrected by 1 - b1^t, and weight decay is decoupled and applied to
 the parameters it is masked to, before the learning rate.
+
+`optim.update_clip` (AdamW only; 0 = off) is praxis's Adam `clip_threshold`: each tensor's Adam
+direction m_hat / (sqrt(v_hat) + eps) is divided by max(1, rms / update_clip) before weight
+decay and the learning rate (praxis/optimizers.py sharded_adam; PAX's C4 Adam configs use 1.0).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
+
+from laser.configs import ConfigError
 
 OPTIMIZERS = ("adamw", "lamb", "nadamw")
 DECAY_MASKS = ("all", "matrices")
@@ -69,6 +75,21 @@ def scale_by_nadam(b1: float, b2: float, eps: float = 1e-8) -> optax.GradientTra
     return optax.GradientTransformation(init, update)
 
 
+def clip_update_rms(threshold: float) -> optax.GradientTransformation:
+    """Each tensor divided by max(1, rms(tensor) / threshold) (praxis's Adam update capping)."""
+
+    def update(updates, state, params=None):
+        del params
+
+        def cap(u):
+            rms = jnp.sqrt(jnp.mean(jnp.square(u)))
+            return u / jnp.maximum(1.0, rms / threshold)
+
+        return jax.tree.map(cap, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
 def decay_mask(params, which: str):
     """Which parameters weight decay applies to: all of them, or only matrices (ndim >= 2)."""
     if which == "all":
@@ -85,7 +106,17 @@ def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
     warmup = int(c.warmup_factor * total_steps) if "warmup_factor" in c else c.warmup_steps
     lr = schedule(c.learning_rate, warmup, total_steps, c.get("decay", "cosine"))
     mask = lambda params: decay_mask(params, c.weight_decay_mask)  # noqa: E731
-    if c.name == "adamw":
+    update_clip = c.get("update_clip", 0.0)
+    if update_clip and c.name != "adamw":
+        raise ConfigError(f"config optim.update_clip={update_clip}: accepted: 0 unless adamw")
+    if c.name == "adamw" and update_clip:  # optax.adamw's chain with praxis's capping inserted
+        opt = optax.chain(
+            optax.scale_by_adam(b1=b1, b2=c.b2, eps=c.eps),
+            clip_update_rms(update_clip),
+            optax.add_decayed_weights(c.weight_decay, mask),
+            optax.scale_by_learning_rate(lr),
+        )
+    elif c.name == "adamw":
         opt = optax.adamw(lr, b1=b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
     elif c.name == "lamb":
         opt = optax.lamb(lr, b1=b1, b2=c.b2, eps=c.eps, weight_decay=c.weight_decay, mask=mask)
