@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis import paper
 from analysis.render import _comparison, _values, _write, seed_dirs
+from experiments.bert_mlm import config as bert_config
 from sweeps import bert
 from sweeps.spec import ATTENTION
 
@@ -71,11 +72,13 @@ def render_bert(profile: str, runs: Path, out: Path) -> Path:
         "",
     ]
     if profile == "tiny":
+        layers, dim, heads, head_dim, mlp, vocab = bert_config.SIZES[profile]
         notes += [
-            "Tiny scale: a 4-layer, d=128 BERT (1.6M parameters) trained for minutes on a CPU on "
-            "96 articles of gensim's Wikipedia test file, evaluated on 10 held-out articles "
-            "(fixed masks, seed 12345); errors are not comparable in value with the paper's, "
-            "only the direction of the LASER-vs-standard difference is.",
+            f"Tiny scale: a {layers}-layer, d={dim} BERT ({heads} x {head_dim} heads, MLP {mlp}, "
+            f"a {vocab:,}-piece SentencePiece vocabulary) trained for minutes on a CPU on "
+            "the train articles of gensim's Wikipedia test file, evaluated on its held-out "
+            "articles (fixed masks, seed 12345); errors are not comparable in value with the "
+            "paper's, only the direction of the LASER-vs-standard difference is.",
             "",
         ]
     notes.append(f"Regenerate: `make reproduce-bert PROFILE={profile}`.")
