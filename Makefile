@@ -18,10 +18,10 @@ LAUNCHER ?= local
 SLURM ?=
 LAUNCH = --launcher $(LAUNCHER) $(SLURM)
 
-.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train bench-profile reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-table-6 reproduce-table-7 reproduce-bert clean-venv help
+.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train bench-profile bench-levers reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-table-6 reproduce-table-7 reproduce-bert clean-venv help
 
 help:
-	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | bench-profile | sweep SWEEP=<file>"
+	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | bench-profile | bench-levers | sweep SWEEP=<file>"
 	@echo "make reproduce-{table-1..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N] [LAUNCHER=slurm SLURM='...']"
 	@echo "make reproduce-bert [PROFILE=tiny|paper] [JOBS=N]   (paper: BERT_TRAIN_FILES, BERT_EVAL_FILES)"
 	@echo "make test-multiprocess | test-cluster | paper-plan"
@@ -70,6 +70,10 @@ bench-train: setup
 # Where the train step's time goes (a JAX profiler trace, ops grouped by what they compute).
 bench-profile: setup
 	$(PY) -m benchmarks.profile_step --out results/bench
+
+# XLA:CPU options, one process each, on the same train step (tokens/s vs the default).
+bench-levers: setup
+	$(PY) -m benchmarks.levers --out results/bench
 
 reproduce-appendix-a5: setup
 	$(PY) -m experiments.appendix_a5.run --profile $(PROFILE) --workdir results/runs/appendix_a5/$(PROFILE)
