@@ -30,10 +30,16 @@ def _percent(cell: tuple[list[float], list[str]]) -> tuple[list[float], list[str
 
 
 def _direction(p_laser: float, p_std: float, laser: list[float], standard: list[float]) -> str:
+    """'yes'/'no': does our LASER-minus-standard sign match the paper's; ', within seed spread'
+    when our difference is smaller than the larger of the two seed standard deviations."""
     if not (laser and standard):
         return "n/a"
     ours = statistics.mean(laser) - statistics.mean(standard)
-    return "yes" if (ours > 0) == (p_laser - p_std > 0) and ours != 0 else "no"
+    answer = "yes" if (ours > 0) == (p_laser - p_std > 0) and ours != 0 else "no"
+    if len(laser) > 1 and len(standard) > 1:
+        if abs(ours) < max(statistics.stdev(laser), statistics.stdev(standard)):
+            answer += ", within seed spread"
+    return answer
 
 
 def bert_frame(profile: str, runs: Path) -> pd.DataFrame:

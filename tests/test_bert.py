@@ -391,3 +391,15 @@ def test_render_bert_from_run_records(tmp_path):
     assert "-3.31%" in text  # 58.5 / 60.5 - 1
     csv = (tmp_path / "out" / "bert.csv").read_text().splitlines()
     assert len(csv) == 3 and csv[1].endswith(",yes") and csv[2].endswith(",yes")
+
+
+def test_bert_direction_says_when_the_difference_is_inside_the_seed_spread():
+    from analysis.bert import _direction
+
+    # Paper: LASER lower. Ours lower by 0.5 with stds ~1: agrees, but within the spread.
+    assert _direction(21.25, 21.45, [10.0, 11.0, 12.0], [10.5, 11.5, 12.5]) == (
+        "yes, within seed spread"
+    )
+    assert _direction(21.25, 21.45, [10.0, 10.1], [12.0, 12.1]) == "yes"
+    assert _direction(21.25, 21.45, [12.0, 12.1], [10.0, 10.1]) == "no"
+    assert _direction(21.25, 21.45, [], [1.0]) == "n/a"
