@@ -55,12 +55,17 @@ def slug(model: str, flags: list[str]) -> str:
 
 def describe() -> dict:
     model, flags = cpu_model(), cpu_flags()
-    return dict(cpu=model, cores=os.cpu_count(), isa=flags, name=slug(model, flags))
+    # The load at the start says whether other work shared the cores (timings and ratios are
+    # then noisier; the tables print it).
+    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    return dict(cpu=model, cores=os.cpu_count(), isa=flags, name=slug(model, flags), load=load)
 
 
 def line(info: dict, peak_flops: float | None = None) -> str:
     """One line for a results table: CPU, cores, ISA flags, matmul peak if measured."""
     text = f"{info['cpu']}, {info['cores']} cores, {' '.join(info['isa']) or 'no AVX2'}"
-    return text + (
-        "" if peak_flops is None else f"; float32 matmul peak {peak_flops / 1e9:.0f} GFLOP/s"
-    )
+    if peak_flops is not None:
+        text += f"; float32 matmul peak {peak_flops / 1e9:.0f} GFLOP/s"
+    if info.get("load") is not None:
+        text += f"; load average {info['load']:.1f} at the start (other work on the cores if > 0.5)"
+    return text

@@ -20,3 +20,8 @@ def test_cpu_flags_keeps_only_the_isa_that_matters_in_order(tmp_path):
     assert machine.cpu_flags(tmp_path / "missing") == []
     line = machine.line(dict(cpu="X", cores=2, isa=["avx2"]), 1.4e11)
     assert line == "X, 2 cores, avx2; float32 matmul peak 140 GFLOP/s"
+    loaded = machine.line(dict(cpu="X", cores=2, isa=[], load=3.0))
+    assert (
+        loaded
+        == "X, 2 cores, no AVX2; load average 3.0 at the start (other work on the cores if > 0.5)"
+    )
