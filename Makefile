@@ -36,7 +36,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 --durations=15 tests
 
 # Two JAX processes (gloo) against one, with SIGTERM and SIGKILL resume (~3 min on 2 loaded cores).
 test-multiprocess: setup
