@@ -160,6 +160,7 @@ def measure(
     {"hist", "below", "total", "shares", "grad_query", "grad_key"[, "grad_logits"]}},
     "overall": {"hist", "below", "total", "shares"}, "loss", "tokens", "edges", "thresholds"}.
     """
+    params = nn.unbox(params)  # a fresh init's params carry logical axis names
     step = jax.jit(lambda p, b: batch_measurements(model, p, b, logits))
     acc: dict[str, Any] | None = None
     for batch in batches:  # accumulated on the device: only sums leave it, at the end
