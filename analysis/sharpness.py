@@ -64,7 +64,7 @@ def _stat(values: list[float], fmt: str = "{:.3f}") -> str:
         return "n/a"
     text = fmt.format(statistics.mean(values))
     if len(values) > 1:
-        text += " ± " + fmt.format(statistics.stdev(values))
+        text += " ± " + fmt.replace("+", "").format(statistics.stdev(values))
     return f"{text} (n={len(values)})"
 
 
