@@ -244,3 +244,24 @@ def test_bad_workdirs_fail_with_one_line_and_write_nothing(tmp_path, capsys):
     assert len(err) == 4 and all(line.startswith("error: ") for line in err)
     assert "not a directory" in err[0] and "masked_lm" in err[1] and "no checkpoint" in err[2]
     assert not out.exists() and not (tmp_path / "lm" / "sharpness.json").exists()
+
+
+def test_measurements_trace_at_paper_scale_through_the_models_own_module():
+    # Shapes only (jax.eval_shape allocates nothing): the 2.2B LM of the paper's Figure 1, two
+    # of its 32 layers (the rest are the same layer again; tracing all of them takes seconds).
+    from laser import configs
+    from laser.nn import transformer_lm
+
+    c = configs.load(f"{ROOT}/experiments/c4_lm/config.py:paper-2.2b")
+    c.model.num_layers = 2
+    model = transformer_lm.from_config(c.model)
+    tokens = jax.ShapeDtypeStruct((1, c.data.seq_len), jnp.int32)
+    params = jax.eval_shape(lambda x: nn.unbox(model.init(jax.random.key(0), x)["params"]), tokens)
+    batch = {
+        "inputs": tokens,
+        "targets": tokens,
+        "weights": jax.ShapeDtypeStruct(tokens.shape, jnp.float32),
+    }
+    out = jax.eval_shape(lambda p, b: sharpness.batch_measurements(model, p, b), params, batch)
+    assert len(out["stats"]) == len(out["logits_sq"]) == 2
+    assert out["qk"]["block_1/attention"]["key"].shape == (2048, 8, 512)
