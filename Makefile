@@ -18,11 +18,12 @@ LAUNCHER ?= local
 SLURM ?=
 LAUNCH = --launcher $(LAUNCHER) $(SLURM)
 
-.PHONY: test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train bench-profile bench-levers reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-table-6 reproduce-table-7 reproduce-bert clean-venv help
+.PHONY: reproduce-figure-1 reproduce-gradients reproduce-sharpness test-multiprocess test-cluster paper-plan sweep setup test lint format bench bench-attention bench-train bench-profile bench-levers reproduce-appendix-a5 reproduce-table-1 reproduce-table-8 reproduce-table-9 reproduce-figure-2 reproduce-figure-3 reproduce-figure-4 reproduce-figure-5 reproduce-figure-6 reproduce-table-11 reproduce-lamb reproduce-table-2 reproduce-table-3 reproduce-table-10 reproduce-table-5 reproduce-table-4 reproduce-table-6 reproduce-table-7 reproduce-bert clean-venv help
 
 help:
 	@echo "make setup | test | lint | format | bench | bench-attention | bench-train | bench-profile | bench-levers | sweep SWEEP=<file>"
-	@echo "make reproduce-{table-1..11,lamb,figure-2..6,appendix-a5} [PROFILE=tiny|paper] [JOBS=N] [LAUNCHER=slurm SLURM='...']"
+	@echo "make reproduce-{table-1..11,lamb,figure-1..6,gradients,appendix-a5} [PROFILE=tiny|paper] [JOBS=N] [LAUNCHER=slurm SLURM='...']"
+	@echo "make reproduce-sharpness [JOBS=N]   (tiny only; ~90 min here)"
 	@echo "make reproduce-bert [PROFILE=tiny|paper] [JOBS=N]   (paper: BERT_TRAIN_FILES, BERT_EVAL_FILES)"
 	@echo "make test-multiprocess | test-cluster | paper-plan"
 
@@ -84,6 +85,22 @@ reproduce-appendix-a5: setup
 reproduce-table-1: setup
 	$(PY) -m sweeps.run sweeps/table1.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
 	$(PY) -m analysis.render table1 --profile $(PROFILE) && exit $$status
+
+# Figure 1 (attention probabilities) and the gradients through attention beside it, measured on
+# the checkpoints of sweeps/figure1.py's two runs (tiny: Table 1's seed-0 `tiny` runs; paper:
+# Figure 4's 2.2B runs), trained first if missing. Any LM run instead:
+# `$(PY) -m analysis.figure1 figure1 --workdir <run> --workdir <run>`.
+reproduce-figure-1 reproduce-gradients: setup
+	$(PY) -m sweeps.run sweeps/figure1.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
+	[ $$status = 2 ] && exit 2; \
+	$(PY) -m analysis.figure1 $(if $(filter reproduce-figure-1,$@),figure1,gradients) --profile $(PROFILE) && exit $$status
+
+# Beyond the paper: tiny LMs at 128/512/1024 tokens (tokens per step fixed), LASER vs standard x
+# 3 seeds (the 128-token runs are Table 1's), then shares, gradient ratio and loss difference.
+reproduce-sharpness: setup
+	$(PY) -m sweeps.run sweeps/sharpness.py --profile $(PROFILE) --jobs $(JOBS) $(LAUNCH); status=$$?; \
+	[ $$status = 2 ] && exit 2; \
+	$(PY) -m analysis.sharpness --profile $(PROFILE) && exit $$status
 
 # Figures 2, 3 and 6 plot Table 1's runs (the sweep runs only what is missing).
 reproduce-figure-2 reproduce-figure-3 reproduce-figure-6: reproduce-figure-%: setup
@@ -150,7 +167,7 @@ reproduce-table-8 reproduce-table-9: reproduce-table-%: setup
 	$(PY) -m analysis.render table$* --profile $(PROFILE)
 
 # Studies not yet reproducible answer with one line and exit status 2 (see experiments/README.md).
-AVAILABLE := table-1 table-2 table-3 table-4 table-5 table-6 table-7 bert table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
+AVAILABLE := figure-1 gradients sharpness table-1 table-2 table-3 table-4 table-5 table-6 table-7 bert table-8 table-9 table-10 table-11 lamb figure-2 figure-3 figure-4 figure-5 figure-6 appendix-a5
 reproduce-table-%:
 	@echo "make: table '$*' is not reproducible yet; accepted: $(AVAILABLE) (make reproduce-<name>)" >&2; exit 2
 reproduce-figure-%:

@@ -29,6 +29,9 @@ The value head width Hv may differ from the query/key head width H (the Diff Tra
 is 2H wide), for every kind: `jax.nn.dot_product_attention` wants one width, so the kernel path
 zero-pads the narrower of (query, key) and value to max(H, Hv) (zero features add nothing to
 the logits, padded value columns are cut off); laser_exact and the dropout path take any Hv.
+
+`attention_weights` materialises the probabilities softmax(QK^T) of a call (the same for every
+kind: LASER changes what they weight, exp(V), not the weights), for measurements (Figure 1).
 """
 
 from __future__ import annotations
@@ -119,17 +122,7 @@ def dot_product_attention(
         dropout_rate,
     )
     query, key = _prepare_query_key(query, key, scale, temperature, per_dim_scale, qk_norm)
-    vis = Visibility(
-        q_len=T,
-        kv_len=S,
-        mask=mask,
-        is_causal=is_causal,
-        q_lens=None if query_seq_lengths is None else jnp.asarray(query_seq_lengths, jnp.int32),
-        kv_lens=None
-        if key_value_seq_lengths is None
-        else jnp.asarray(key_value_seq_lengths, jnp.int32),
-        window=window,
-    )
+    vis = _visibility(T, S, mask, is_causal, query_seq_lengths, key_value_seq_lengths, window)
     if dropout_rate > 0.0:
         out = _explicit_attention(
             query, key, value, bias, vis, kind, dropout_rate, dropout_rng, broadcast_dropout
@@ -140,6 +133,57 @@ def dot_product_attention(
         out = _kernel_attention(query, key, value, bias, vis, kind, implementation)
     out = out.astype(query.dtype)
     return out[0] if unbatched else out
+
+
+def attention_weights(
+    query: jax.Array,
+    key: jax.Array,
+    bias: jax.Array | None = None,
+    mask: jax.Array | None = None,
+    *,
+    is_causal: bool = False,
+    scale: float | None = None,
+    query_seq_lengths: jax.Array | None = None,
+    key_value_seq_lengths: jax.Array | None = None,
+    local_window_size: int | tuple[int, int] | None = None,
+    temperature: float = 1.0,
+    per_dim_scale: jax.Array | None = None,
+    qk_norm: bool = False,
+) -> tuple[jax.Array, jax.Array | None]:
+    """The attention probabilities A = softmax(QK^T) of a `dot_product_attention` call, for
+    every kind (LASER weights exp(V) by these same probabilities), with its visibility.
+
+    Materialises [B, N, T, S]: for measuring (Figure 1), not for the forward pass. The options
+    that act on the logits (scale, temperature, per_dim_scale, qk_norm, bias, masks) are those
+    of `dot_product_attention`, folded in by the same code.
+
+    Args:
+      query: [B, T, N, H]; key: [B, S, K, H]; bias, mask and the options as in
+        dot_product_attention.
+    Returns:
+      (weights [B, N, T, S] float32, 0 where a key is not visible; visible: bool broadcastable
+      to [B, N, T, S], or None when every query sees every key).
+    """
+    query, key = jnp.asarray(query), jnp.asarray(key)
+    bias, mask = _check_inputs(query, key, key, bias, mask)
+    B, T, N, H = query.shape
+    S, K = key.shape[1], key.shape[2]
+    window = _check_options(
+        "softmax",
+        None,
+        temperature,
+        per_dim_scale,
+        512,
+        local_window_size,
+        H,
+        query_seq_lengths,
+        key_value_seq_lengths,
+        B,
+        0.0,
+    )
+    query, key = _prepare_query_key(query, key, scale, temperature, per_dim_scale, qk_norm)
+    vis = _visibility(T, S, mask, is_causal, query_seq_lengths, key_value_seq_lengths, window)
+    return _probabilities(query, jnp.repeat(key, N // K, axis=2), bias, vis)
 
 
 def diff_attention(
@@ -284,13 +328,25 @@ def _laser_exact(query, key, value, bias, vis, block_size):
     return jnp.swapaxes(out, 1, 2)
 
 
-def _explicit_attention(query, key, value, bias, vis, kind, rate, rng, broadcast):
-    """Materialised weights, for dropout on them (flax semantics)."""
-    if rng is None:
-        raise ValueError("dropout_rng: got None with dropout_rate > 0; accepted: a PRNG key")
-    N, K = query.shape[2], key.shape[2]
-    k, v = (jnp.repeat(x, N // K, axis=2) for x in (key, value))
-    logits = jnp.einsum("btnh,bsnh->bnts", query, k, preferred_element_type=jnp.float32)
+def _visibility(T, S, mask, is_causal, q_lens, kv_lens, window) -> Visibility:
+    def lengths(x):
+        return None if x is None else jnp.asarray(x, jnp.int32)
+
+    return Visibility(
+        q_len=T,
+        kv_len=S,
+        mask=mask,
+        is_causal=is_causal,
+        q_lens=lengths(q_lens),
+        kv_lens=lengths(kv_lens),
+        window=window,
+    )
+
+
+def _probabilities(query, key, bias, vis):
+    """Materialised softmax(QK^T + bias) [B, N, T, S] float32 over visible keys (0 elsewhere),
+    and the visibility (None: all visible); key already repeated to the query's heads."""
+    logits = jnp.einsum("btnh,bsnh->bnts", query, key, preferred_element_type=jnp.float32)
     if bias is not None:
         logits = logits + bias
     visible = vis.full()
@@ -299,6 +355,16 @@ def _explicit_attention(query, key, value, bias, vis, kind, rate, rng, broadcast
     weights = jax.nn.softmax(logits, axis=-1)
     if visible is not None:
         weights = jnp.where(visible, weights, 0.0)
+    return weights, visible
+
+
+def _explicit_attention(query, key, value, bias, vis, kind, rate, rng, broadcast):
+    """Materialised weights, for dropout on them (flax semantics)."""
+    if rng is None:
+        raise ValueError("dropout_rng: got None with dropout_rate > 0; accepted: a PRNG key")
+    N, K = query.shape[2], key.shape[2]
+    k, v = (jnp.repeat(x, N // K, axis=2) for x in (key, value))
+    weights, _ = _probabilities(query, k, bias, vis)
     shape = (1, 1) + weights.shape[2:] if broadcast else weights.shape
     keep = jax.random.bernoulli(rng, 1.0 - rate, shape)
     weights = jnp.where(keep, weights / (1.0 - rate), 0.0).astype(v.dtype)

@@ -6,7 +6,16 @@ initialised to 0), `qk_norm` (+QK-normalisation with learnable LayerNorm scales)
 kernel's `block_size` and `implementation`, and `differential` (the Differential Transformer's
 attention, Ye et al. 2024, in either kind: LASER paper §4.4). Configs hold it as one
 `model.attention` section; models receive it whole and hand it to `MultiHeadAttention`
-untouched, so a new option touches this file (and the core it calls) only. Kernels carry
+untouched, so a new option touches this file (and the core it calls) only.
+
+Measuring attention (laser/evals/sharpness.py, Figure 1) goes through this module itself, at
+no cost to training: applied with the "intermediates" collection mutable, it sows its
+probabilities softmax(QK^T) as "attention_weights" [B, N, T, S] (differential: the 2N maps,
+heads 2i and 2i + 1 of head i) and their visibility as "attention_visible" (bool, broadcastable;
+absent when every key is visible); given a variable "attention_logits" [B, N, T, S] in the
+"perturbations" collection (zeros), it adds it to the logits, so the loss gradient with respect
+to that variable is the gradient with respect to the logits (not for differential attention,
+whose two maps would share it). Kernels carry
 logical axis names ("embed", "heads", "kv") so the trainer's sharding rules place them; no
 biases by default (the paper's LMs and PAX use none).
 """
@@ -25,6 +34,7 @@ import ml_collections
 from laser.attention import (
     IMPLEMENTATIONS,
     KINDS,
+    attention_weights,
     diff_attention,
     dot_product_attention,
     lambda_init,
@@ -200,9 +210,26 @@ class MultiHeadAttention(nn.Module):
             dropout_rate=dropout,
             dropout_rng=self.make_rng("dropout") if dropout else None,
         )
+        if self.is_mutable_collection("intermediates"):  # measuring: off in init and training
+            weights, visible = attention_weights(
+                query,
+                key,
+                bias,
+                mask,
+                is_causal=is_causal,
+                key_value_seq_lengths=key_value_seq_lengths,
+                temperature=a.temperature,
+                per_dim_scale=p,
+            )
+            self.sow("intermediates", "attention_weights", weights)
+            if visible is not None:
+                self.sow("intermediates", "attention_visible", visible)
         if a.differential:
             out = self._differential(query, key, value, bias, mask, options)
         else:
+            if self.has_variable("perturbations", "attention_logits"):
+                zeros = self.get_variable("perturbations", "attention_logits")
+                bias = zeros if bias is None else bias + zeros
             out = dot_product_attention(query, key, value, bias, mask, **options)
         out_init = nn.with_logical_partitioning(self.kernel_init, ("heads", "kv", "embed"))
         features = self.out_features or inputs_q.shape[-1]
