@@ -66,7 +66,6 @@ class EncoderBlock(nn.Module):
         width = x.shape[-1]
         drop = nn.Dropout(self.dropout_rate, deterministic=deterministic)
         ln = dict(epsilon=LN_EPSILON, dtype=self.dtype)
-        dense = dict(kernel_init=_init(self.init_std), dtype=self.dtype)
 
         def attend(h):
             return MultiHeadAttention(
@@ -81,9 +80,21 @@ class EncoderBlock(nn.Module):
             )(h, mask=mask, deterministic=deterministic)
 
         def mlp(h):
-            # On [B*T, d]: 2-D matmuls are faster on XLA:CPU (see transformer_lm).
-            h = nn.gelu(nn.Dense(self.mlp_dim, name="mlp_in", **dense)(h.reshape(-1, width)))
-            return nn.Dense(width, name="mlp_out", **dense)(h).reshape(x.shape)
+            # On [B*T, d]: 2-D matmuls are faster on XLA:CPU (see transformer_lm). Logical axes
+            # as the LM's, so fsdp shards these kernels along "embed" (laser/train/sharding.py).
+            init = _init(self.init_std)
+            h = nn.Dense(
+                self.mlp_dim,
+                name="mlp_in",
+                kernel_init=nn.with_logical_partitioning(init, ("embed", "mlp")),
+                dtype=self.dtype,
+            )(h.reshape(-1, width))
+            return nn.Dense(
+                width,
+                name="mlp_out",
+                kernel_init=nn.with_logical_partitioning(init, ("mlp", "embed")),
+                dtype=self.dtype,
+            )(nn.gelu(h)).reshape(x.shape)
 
         if self.post_ln:
             x = nn.LayerNorm(name="ln_attention", **ln)(x + drop(attend(x)))
@@ -123,8 +134,14 @@ class Bert(nn.Module):
     ) -> jax.Array:
         d, length = self.model_dim, input_ids.shape[-1]
         ln = dict(epsilon=LN_EPSILON, dtype=self.dtype)
+        # Sharded along "embed" by fsdp; the position, segment and MLM-head weights (~5M at the
+        # paper's size) stay replicated.
         embed = nn.Embed(
-            self.vocab_size, d, embedding_init=_init(self.init_std), dtype=self.dtype, name="embed"
+            self.vocab_size,
+            d,
+            embedding_init=nn.with_logical_partitioning(_init(self.init_std), ("vocab", "embed")),
+            dtype=self.dtype,
+            name="embed",
         )
         positions = self.param("position_embed", _init(self.init_std), (self.max_positions, d))
         segments = nn.Embed(
