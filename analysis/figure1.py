@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis import paper  # noqa: E402
+from analysis.plots import _save  # noqa: E402
 from analysis.render import run_dir  # noqa: E402
 from analysis.tables import markdown  # noqa: E402
 from laser import records  # noqa: E402
@@ -224,15 +225,6 @@ def _table(tables: Path, name: str, text: list[str], df: pd.DataFrame) -> list[P
     records.write_text(tables / f"{name}.md", "\n".join(text) + "\n")
     records.write_text(tables / f"{name}.csv", df.to_csv(index=False))
     return [tables / f"{name}.md", tables / f"{name}.csv"]
-
-
-def _save(fig, out: Path, name: str) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 RENDERERS = {"figure1": render_figure1, "gradients": render_gradients}
